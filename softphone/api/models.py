@@ -1,0 +1,313 @@
+"""Wire models: one pydantic model per payload, used by the client to read and by the simulator to write.
+
+Request models are strict (a string where an int belongs is a 40001, not a coercion) and carry the
+documented length limits. Response models are lenient: they ignore unknown fields and keep
+``status`` and ``end_reason`` as plain strings, because a real server may send values we have never
+seen and the client must show them as they are. Fields marked *ext* are simulator extensions the
+real service does not document; they are optional so the same models read a real server's answers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PositiveInt,
+    TypeAdapter,
+)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO 8601 UTC with a ``Z`` suffix and whole seconds, as in every documented example."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
+
+TERMINAL_ID_MAX = 64
+REASON_MAX = 50
+STAGE_MAX = 32
+NETWORK_QUALITY_MAX = 20
+
+
+class CallStatus(StrEnum):
+    CALLING = "calling"
+    ACCEPTED = "accepted"
+    ONGOING = "ongoing"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    ENDED = "ended"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({CallStatus.REJECTED, CallStatus.CANCELLED, CallStatus.ENDED})
+LIVE_STATUSES = frozenset({CallStatus.CALLING, CallStatus.ACCEPTED, CallStatus.ONGOING})
+
+
+class CallType(StrEnum):
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+class EndReason(StrEnum):
+    """The documented "common values"; the list is open, so fields stay ``str``."""
+
+    NO_ANSWER_TIMEOUT = "no_answer_timeout"
+    CALLEE_BUSY = "callee_busy"
+    USER_REJECT = "user_reject"
+    CALLER_CANCEL = "caller_cancel"
+    LOCAL_HANGUP = "local_hangup"
+
+
+class MediaStage(StrEnum):
+    """Stages the softphone reports; the API takes any string up to 32 characters."""
+
+    JOINING = "joining"
+    JOINED = "joined"
+    RECONNECTING = "reconnecting"
+    LEFT = "left"
+
+
+class NetworkQuality(StrEnum):
+    """Qualities the softphone reports; the API takes any string up to 20 characters."""
+
+    EXCELLENT = "excellent"
+    GOOD = "good"
+    POOR = "poor"
+    BAD = "bad"
+    VERY_BAD = "very_bad"
+    DOWN = "down"
+
+
+# --------------------------------------------------------------------------- requests
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+TerminalId = Annotated[str, Field(min_length=1, max_length=TERMINAL_ID_MAX)]
+
+
+class StartCallRequest(_Request):
+    conversation_id: PositiveInt
+    target_user_id: PositiveInt
+    call_type: CallType
+    biz_type: Literal["single"]
+    terminal_id: TerminalId
+
+
+class AcceptRequest(_Request):
+    terminal_id: TerminalId
+
+
+class RejectRequest(_Request):
+    terminal_id: TerminalId
+    reason: Annotated[str, Field(max_length=REASON_MAX)] = EndReason.USER_REJECT.value
+
+
+class CancelRequest(_Request):
+    terminal_id: TerminalId
+    reason: Annotated[str, Field(max_length=REASON_MAX)] = EndReason.CALLER_CANCEL.value
+
+
+class HangupRequest(_Request):
+    terminal_id: TerminalId
+    reason: Annotated[str, Field(max_length=REASON_MAX)] = EndReason.LOCAL_HANGUP.value
+
+
+class MediaStateRequest(_Request):
+    terminal_id: TerminalId
+    stage: Annotated[str, Field(min_length=1, max_length=STAGE_MAX)]
+    network_quality: Annotated[str, Field(max_length=NETWORK_QUALITY_MAX)] | None = None
+
+
+class LoginRequest(_Request):
+    """*ext* ``POST /api/dev/login``: a user name or a user id."""
+
+    user: Annotated[str, Field(min_length=1, max_length=64)] | PositiveInt
+
+
+# --------------------------------------------------------------------------- responses
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class StartCallData(_Response):
+    call_id: int
+    conversation_id: int
+    call_type: str
+    biz_type: str
+    status: str
+    timeout_seconds: int
+    version: int
+    channel_name: str
+    app_id: str
+    caller_uid: str
+    rtc_token: str
+    expire_at: Timestamp | None = None
+
+
+class AcceptData(_Response):
+    call_id: int
+    status: str
+    channel_name: str
+    app_id: str
+    callee_uid: str
+    rtc_token: str
+    expire_at: Timestamp | None = None
+    version: int
+
+
+class CallStatusData(_Response):
+    """What reject, cancel and hangup answer with."""
+
+    call_id: int
+    status: str
+    end_reason: str | None = None
+    version: int
+
+
+class MediaStateData(_Response):
+    call_id: int
+    status: str
+    started_at: Timestamp | None = None
+    version: int
+
+
+class CallState(_Response):
+    """The full state object of ``GET /api/calls/{callId}/state``, pushes and lists. No ``rtc_token``."""
+
+    call_id: int
+    status: str
+    call_type: str
+    biz_type: str
+    conversation_id: int
+    channel_name: str
+    app_id: str
+    caller_user_id: int
+    callee_user_id: int
+    caller_uid: str
+    callee_uid: str
+    accepted_at: Timestamp | None = None
+    started_at: Timestamp | None = None
+    ended_at: Timestamp | None = None
+    end_reason: str | None = None
+    version: int
+    # ext: which terminal of the callee accepted; lets a client say "answered on another terminal".
+    accepted_terminal_id: str | None = None
+    # ext: when the call started ringing and for how long, so the callee can show the ring deadline.
+    created_at: Timestamp | None = None
+    timeout_seconds: int | None = None
+
+
+class LoginData(_Response):
+    token: str
+    user_id: int
+    name: str
+
+
+class DirectoryUser(_Response):
+    user_id: int
+    name: str
+    display_name: str
+    conversation_id: int | None = None
+
+
+class DirectoryData(_Response):
+    users: list[DirectoryUser]
+
+
+class CallList(_Response):
+    """*ext* ``/api/calls/active`` and ``/api/calls/history``."""
+
+    calls: list[CallState]
+
+
+class HealthData(_Response):
+    status: str
+
+
+DataT = TypeVar("DataT")
+
+
+class Envelope(BaseModel, Generic[DataT]):
+    """Every response, success or error: ``{"code", "message", "data"}``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    code: int
+    message: str
+    data: DataT | None = None
+
+
+SUCCESS_MESSAGE = "success"
+
+
+def success(data: BaseModel | dict[str, Any] | None) -> dict[str, Any]:
+    """The JSON body of a success envelope."""
+    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+    return {"code": 0, "message": SUCCESS_MESSAGE, "data": payload}
+
+
+def failure(code: int, message: str) -> dict[str, Any]:
+    """The JSON body of an error envelope: ``data`` is always null."""
+    return {"code": code, "message": message, "data": None}
+
+
+# --------------------------------------------------------------------------- push channel (ext)
+
+
+class HelloData(_Response):
+    user_id: int
+    terminal_id: str
+    calls: list[CallState]
+
+
+class HelloFrame(_Response):
+    type: Literal["hello"] = "hello"
+    data: HelloData
+
+
+class CallUpdatedFrame(_Response):
+    type: Literal["call.updated"] = "call.updated"
+    event_id: int
+    data: CallState
+
+
+class PingFrame(_Response):
+    type: Literal["ping"] = "ping"
+
+
+class PongFrame(_Response):
+    type: Literal["pong"] = "pong"
+
+
+class ErrorFrameData(_Response):
+    code: int
+    message: str
+
+
+class ErrorFrame(_Response):
+    type: Literal["error"] = "error"
+    data: ErrorFrameData
+
+
+ServerFrame = Annotated[
+    HelloFrame | CallUpdatedFrame | PongFrame | PingFrame | ErrorFrame,
+    Field(discriminator="type"),
+]
+server_frame_adapter: TypeAdapter[ServerFrame] = TypeAdapter(ServerFrame)
