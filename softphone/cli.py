@@ -29,12 +29,12 @@ def main(ctx: click.Context) -> None:
 )
 @click.option(
     "--ring-timeout",
-    default=30.0,
+    default=30,
     show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.IntRange(min=1),
     help="Seconds a call rings before it ends with no_answer_timeout.",
 )
-def serve(host: str, port: int, db: str | None, ring_timeout: float) -> None:
+def serve(host: str, port: int, db: str | None, ring_timeout: int) -> None:
     """Run the call-API simulator."""
     from softphone.server.runner import run_server
 
