@@ -1,0 +1,361 @@
+"""One call as this terminal sees it: applies snapshots by ``version`` and derives what the user may do.
+
+Pure: no I/O, no clock (every method that needs the time takes it), no Textual. Snapshots arrive from
+responses, pushes, polls and resyncs in any order and any number of times; the server's ``version``
+decides which one is the truth:
+
+- newer by one       → applied;
+- newer by more      → applied, marked as a gap, and the machine asks for a resync;
+- same version       → a duplicate; it may only fill in fields we lacked (a partial response
+                       followed by a full state of the same version);
+- older              → stale, ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from softphone.api.models import (
+    AcceptData,
+    CallState,
+    CallStatus,
+    CallStatusData,
+    EndReason,
+    MediaStateData,
+    StartCallData,
+)
+from softphone.core.timeline import Marker, Source, TimelineEntry
+
+Snapshot = CallState | StartCallData | AcceptData | CallStatusData | MediaStateData
+
+
+class Role(StrEnum):
+    CALLER = "caller"
+    CALLEE = "callee"
+
+
+class Action(StrEnum):
+    """What a user can ask the server to do with a call."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    CANCEL = "cancel"
+    HANGUP = "hangup"
+    REPORT_MEDIA = "media-state"
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    GAP = "gap"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+
+
+_TERMINAL = {status.value for status in (CallStatus.REJECTED, CallStatus.CANCELLED, CallStatus.ENDED)}
+_IN_PROGRESS = {CallStatus.ACCEPTED.value, CallStatus.ONGOING.value}
+
+
+@dataclass(frozen=True, slots=True)
+class RtcCredentials:
+    """What this terminal needs to join the RTC channel; only start and accept responses carry it."""
+
+    channel_name: str
+    app_id: str
+    uid: str
+    token: str
+    expire_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """Everything known about the call at ``version``; ``None`` where no snapshot has said yet."""
+
+    call_id: int
+    version: int = 0
+    status: str | None = None
+    call_type: str | None = None
+    conversation_id: int | None = None
+    channel_name: str | None = None
+    caller_user_id: int | None = None
+    callee_user_id: int | None = None
+    accepted_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+    accepted_terminal_id: str | None = None
+    created_at: datetime | None = None
+    timeout_seconds: int | None = None
+
+
+_FACT_FIELDS = tuple(field.name for field in dataclasses.fields(CallFacts) if field.name != "call_id")
+
+
+def _facts_from(snapshot: Snapshot) -> dict[str, object]:
+    """The fields a snapshot states, whatever its shape (partial responses state only a few)."""
+    return {name: getattr(snapshot, name) for name in _FACT_FIELDS if name in type(snapshot).model_fields}
+
+
+class CallMachine:
+    """The state of one call for one terminal of one user."""
+
+    def __init__(
+        self,
+        call_id: int,
+        *,
+        my_user_id: int,
+        my_terminal_id: str,
+        role: Role,
+        peer_name: str = "the other party",
+    ) -> None:
+        self.my_user_id = my_user_id
+        self.my_terminal_id = my_terminal_id
+        self.role = role
+        self.peer_name = peer_name
+        self.facts = CallFacts(call_id=call_id)
+        self.rtc: RtcCredentials | None = None
+        self.timeline: list[TimelineEntry] = []
+        self.needs_resync = False
+        self.accepted_here = False
+        self.placed_here = False
+        self.ended_by_me = False
+        self.media_stage: str | None = None
+        self.network_quality: str | None = None
+        self._first_seen_at: datetime | None = None
+
+    # ------------------------------------------------------------------ applying what we learn
+
+    @property
+    def call_id(self) -> int:
+        return self.facts.call_id
+
+    @property
+    def version(self) -> int:
+        return self.facts.version
+
+    @property
+    def status(self) -> str | None:
+        return self.facts.status
+
+    def apply(self, snapshot: Snapshot, source: Source, at: datetime) -> Outcome:
+        """Take a snapshot from anywhere; the version decides whether it changes anything."""
+        if self._first_seen_at is None:
+            self._first_seen_at = at
+        self._take_rtc(snapshot)
+        incoming = snapshot.version
+        current = self.facts.version
+        if incoming < current:
+            self._note(at, source, snapshot, Marker.STALE, f"v{incoming} < v{current}, ignored")
+            return Outcome.STALE
+        if incoming == current:
+            self._fill_missing(snapshot)
+            self._note(at, source, snapshot, Marker.DUPLICATE, "already applied")
+            return Outcome.DUPLICATE
+        gap = current > 0 and incoming > current + 1
+        self._replace_facts(snapshot)
+        if gap:
+            self.needs_resync = True
+            self._note(at, source, snapshot, Marker.GAP, f"missed v{current + 1}..v{incoming - 1}")
+            return Outcome.GAP
+        self._note(at, source, snapshot, None, "")
+        return Outcome.APPLIED
+
+    def _replace_facts(self, snapshot: Snapshot) -> None:
+        stated = _facts_from(snapshot)
+        if isinstance(snapshot, AcceptData) and self.facts.status in _IN_PROGRESS | _TERMINAL:
+            # A repeated accept answers "accepted" with the current version even once ongoing.
+            stated.pop("status")
+        if isinstance(snapshot, CallState):
+            self.needs_resync = False
+        self.facts = dataclasses.replace(self.facts, **stated)
+
+    def _fill_missing(self, snapshot: Snapshot) -> None:
+        """Same version means same server state, so a fuller snapshot may complete a partial one."""
+        stated = _facts_from(snapshot)
+        missing = {
+            name: value
+            for name, value in stated.items()
+            if getattr(self.facts, name) is None and value is not None
+        }
+        if missing:
+            self.facts = dataclasses.replace(self.facts, **missing)
+        if isinstance(snapshot, CallState):
+            self.needs_resync = False
+
+    def _take_rtc(self, snapshot: Snapshot) -> None:
+        if isinstance(snapshot, StartCallData):
+            uid = snapshot.caller_uid
+            self.placed_here = True
+        elif isinstance(snapshot, AcceptData):
+            uid = snapshot.callee_uid
+            self.accepted_here = True
+        else:
+            return
+        self.rtc = RtcCredentials(
+            channel_name=snapshot.channel_name,
+            app_id=snapshot.app_id,
+            uid=uid,
+            token=snapshot.rtc_token,
+            expire_at=snapshot.expire_at,
+        )
+
+    def _note(
+        self, at: datetime, source: Source, snapshot: Snapshot, marker: Marker | None, detail: str
+    ) -> None:
+        self.timeline.append(
+            TimelineEntry(
+                at=at,
+                source=source,
+                version=snapshot.version,
+                status=snapshot.status,
+                marker=marker,
+                detail=detail,
+            )
+        )
+
+    def record_action(self, action: Action, at: datetime, detail: str = "") -> None:
+        """A request this terminal is about to send, so the timeline shows cause before effect."""
+        self.timeline.append(
+            TimelineEntry(at=at, source=Source.LOCAL, detail=f"{action.value} {detail}".strip())
+        )
+
+    def record_error(self, action: Action, code: int | None, message: str, at: datetime) -> None:
+        """A refused or failed request, with the server's code and message as given."""
+        self.timeline.append(
+            TimelineEntry(
+                at=at,
+                source=Source.RESPONSE,
+                marker=Marker.ERROR,
+                detail=f"{action.value}: {message}",
+                error_code=code,
+                version=self.facts.version or None,
+                status=self.facts.status,
+            )
+        )
+
+    def record_ended_by_me(self) -> None:
+        """Our own reject, cancel or hangup ended the call: the words say "you"."""
+        self.ended_by_me = True
+
+    def record_media(self, stage: str, network_quality: str | None) -> None:
+        """What this terminal last reported successfully."""
+        self.media_stage = stage
+        if network_quality is not None:
+            self.network_quality = network_quality
+
+    def resynced(self) -> None:
+        """A full state was fetched after a gap or reconnect."""
+        self.needs_resync = False
+
+    # ------------------------------------------------------------------ what it means
+
+    @property
+    def is_over(self) -> bool:
+        return self.facts.status in _TERMINAL
+
+    @property
+    def is_ringing(self) -> bool:
+        return self.facts.status == CallStatus.CALLING
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.facts.status in _IN_PROGRESS
+
+    @property
+    def answered_elsewhere(self) -> bool:
+        """Accepted, but by another terminal of this user (only a callee can be answered elsewhere)."""
+        if self.role is not Role.CALLEE or self.accepted_here:
+            return False
+        if self.facts.accepted_terminal_id is not None:
+            return self.facts.accepted_terminal_id != self.my_terminal_id
+        return self.facts.status in _IN_PROGRESS or (
+            self.facts.status == CallStatus.ENDED and self.facts.accepted_at is not None
+        )
+
+    @property
+    def mine_in_progress(self) -> bool:
+        """This terminal is a live end of the call (not a sibling terminal watching)."""
+        if self.role is Role.CALLER:
+            return self.is_in_progress and self.placed_here
+        return self.is_in_progress and not self.answered_elsewhere
+
+    def allowed_actions(self) -> frozenset[Action]:
+        """What the server would accept from this terminal now, and the UI should offer."""
+        status = self.facts.status
+        if status == CallStatus.CALLING:
+            if self.role is Role.CALLEE:
+                return frozenset({Action.ACCEPT, Action.REJECT})
+            if self.placed_here:
+                return frozenset({Action.CANCEL, Action.REPORT_MEDIA})
+            return frozenset()
+        if self.mine_in_progress:
+            return frozenset({Action.HANGUP, Action.REPORT_MEDIA})
+        return frozenset()
+
+    def ring_deadline(self) -> datetime | None:
+        """When the server will give up ringing, from ``timeout_seconds``."""
+        if self.facts.timeout_seconds is None:
+            return None
+        start = self.facts.created_at or self._first_seen_at
+        if start is None:
+            return None
+        return start + timedelta(seconds=self.facts.timeout_seconds)
+
+    def ring_remaining(self, now: datetime) -> timedelta | None:
+        """Time left to answer, while ringing; never negative."""
+        deadline = self.ring_deadline()
+        if deadline is None or not self.is_ringing:
+            return None
+        return max(deadline - now, timedelta(0))
+
+    def duration(self, now: datetime) -> timedelta | None:
+        """Talk time from ``started_at`` to ``ended_at`` (or now, while the call goes on)."""
+        if self.facts.started_at is None:
+            return None
+        end = self.facts.ended_at if self.is_over and self.facts.ended_at else now
+        return max(end - self.facts.started_at, timedelta(0))
+
+    def headline(self) -> str:
+        """The call's state in a few words, from this terminal's point of view."""
+        status = self.facts.status
+        if status is None:
+            return "Waiting for the server"
+        if self.is_over:
+            return self.end_description()
+        if self.answered_elsewhere:
+            return "Answered on another terminal"
+        if status == CallStatus.CALLING:
+            return f"Calling {self.peer_name}…" if self.role is Role.CALLER else (
+                f"Incoming call from {self.peer_name}"
+            )
+        if status == CallStatus.ACCEPTED:
+            return "Connecting…"
+        if status == CallStatus.ONGOING:
+            return f"In call with {self.peer_name}"
+        return f"Status: {status}"
+
+    def end_description(self) -> str:
+        """Who ended the call and why, in words; unknown reasons are shown as they are."""
+        reason = self.facts.end_reason
+        status = self.facts.status
+        if self.answered_elsewhere:
+            return "Answered on another terminal"
+        if reason == EndReason.NO_ANSWER_TIMEOUT:
+            return "No answer: the call rang out"
+        if reason == EndReason.CALLEE_BUSY:
+            return f"{self.peer_name} is busy" if self.role is Role.CALLER else "Declined: busy"
+        if status == CallStatus.REJECTED or reason == EndReason.USER_REJECT:
+            if self.role is Role.CALLER:
+                return f"{self.peer_name} declined the call"
+            return "You declined the call" if self.ended_by_me else "Declined on another terminal"
+        if status == CallStatus.CANCELLED or reason == EndReason.CALLER_CANCEL:
+            if self.role is Role.CALLEE:
+                return f"{self.peer_name} cancelled the call"
+            return "You cancelled the call" if self.ended_by_me else "Cancelled on another terminal"
+        if reason == EndReason.LOCAL_HANGUP:
+            return "You hung up" if self.ended_by_me else f"{self.peer_name} hung up"
+        if reason:
+            return f"Call {status or 'ended'}: {reason}"
+        return f"Call {status}"
