@@ -50,7 +50,15 @@ class RequestTimedOut(TransportError):
 
 
 class ProtocolError(SoftphoneError):
-    """The server answered with something that is not the documented envelope."""
+    """The server answered with something that is not the documented envelope.
+
+    ``http_status`` is the answer's HTTP status when there was one: a 404 here means the path does
+    not exist on this server (a real one without the simulator's extensions), not a garbled answer.
+    """
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        self.http_status = http_status
+        super().__init__(message)
 
 
 class ApiError(SoftphoneError):

@@ -1,0 +1,425 @@
+"""Call changes as one stream of typed events, pushed over the simulator's WebSocket or polled.
+
+The documented API has no push channel; the simulator offers one (*ext*). ``PushStream`` uses it when
+it is there and polls when it is not, so the caller reads the same events either way::
+
+    async with PushStream(client) as stream:
+        stream.track(call_id)                 # calls whose end the caller must see
+        async for event in stream.events():   # Snapshot | ConnectionChanged | StreamError
+            ...
+
+Delivery is at most once per connection and snapshots may repeat or arrive out of order across a
+reconnect: the caller keeps per-call versions (``softphone.core`` does) and drops what is not newer.
+After every (re)connect the stream resynchronises: the hello's snapshots, then ``GET state`` for each
+tracked call the hello did not cover. While polling, a snapshot is delivered only when its version
+differs from the last one delivered for that call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal, Self
+
+import httpx
+from pydantic import ValidationError
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from softphone.api._backoff import Backoff
+from softphone.api.client import CallClient, is_missing_route
+from softphone.api.errors import (
+    InvalidParams,
+    ProtocolError,
+    SoftphoneError,
+    TransportError,
+    Unauthorized,
+    error_for,
+)
+from softphone.api.models import (
+    CallState,
+    CallUpdatedFrame,
+    Envelope,
+    ErrorFrame,
+    HelloFrame,
+    PingFrame,
+    PongFrame,
+    ServerFrame,
+    server_frame_adapter,
+)
+
+ConnectionState = Literal["connecting", "connected", "reconnecting", "polling", "closed"]
+SnapshotSource = Literal["push", "poll", "resync", "hello"]
+StreamMode = Literal["auto", "push", "poll"]
+
+WS_PATH = "/api/ws"
+PING_FRAME = '{"type": "ping"}'
+PONG_FRAME = '{"type": "pong"}'
+# Close codes the simulator uses instead of an HTTP refusal once the socket is open.
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_INVALID_PARAMS = 4400
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A call's full state, and how it reached us."""
+
+    state: CallState
+    source: SnapshotSource
+
+
+@dataclass(frozen=True)
+class ConnectionChanged:
+    """The stream's link to the server changed; ``detail`` says why, for display."""
+
+    state: ConnectionState
+    detail: str
+
+
+@dataclass(frozen=True)
+class StreamError:
+    """Something worth showing that does not end the stream (refused token, bad frame, 41001...)."""
+
+    error: SoftphoneError
+
+
+StreamEvent = Snapshot | ConnectionChanged | StreamError
+
+
+class _PushUnavailable(Exception):
+    """The server has no push channel: in ``auto`` mode, poll instead."""
+
+
+class _ConnectionDead(Exception):
+    """The socket is open but the server stopped answering pings."""
+
+
+class PushStream:
+    """Events about the user's calls from ``client``'s server, until ``close``.
+
+    ``mode``: ``"push"`` uses only the WebSocket and reconnects forever; ``"poll"`` only polls;
+    ``"auto"`` uses the WebSocket and falls back to polling for good when the server has none (the
+    handshake is answered 404/405, or the very first connection is refused while HTTP answers).
+    Reconnects wait ``backoff.delay(attempt, rng)``; pass a seeded ``rng`` and a short ``backoff``
+    in tests. The token is read from ``client`` at every connect, so a new login takes effect on
+    the next reconnect. One consumer iterates ``events()``.
+    """
+
+    def __init__(
+        self,
+        client: CallClient,
+        *,
+        mode: StreamMode = "auto",
+        ws_url: str | None = None,
+        poll_interval: float = 2.0,
+        ping_interval: float = 15.0,
+        pong_timeout: float = 10.0,
+        open_timeout: float = 10.0,
+        backoff: Backoff = Backoff(),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.mode = mode
+        self.poll_interval = poll_interval
+        self.ping_interval = ping_interval
+        self.pong_timeout = pong_timeout
+        self.open_timeout = open_timeout
+        self.backoff = backoff
+        self._client = client
+        self._ws_url = ws_url
+        self._rng = rng or random.Random()
+        self._tracked: set[int] = set()
+        self._queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+        self._pushed_before = False
+        self._session_connected = False
+        self._poll_active = True
+        self._polled_versions: dict[int, int] = {}
+        self._poll_errors: dict[int, str] = {}
+
+    @property
+    def ws_url(self) -> str:
+        """The push endpoint: ``ws_url`` if given, else the client's base URL with ``ws``/``wss``."""
+        base = httpx.URL(self._ws_url or self._client.base_url)
+        if self._ws_url is None:
+            scheme = "wss" if base.scheme == "https" else "ws"
+            base = base.copy_with(scheme=scheme, path=base.path.rstrip("/") + WS_PATH)
+        return str(base.copy_merge_params({"terminal_id": self._client.terminal_id}))
+
+    @property
+    def tracked(self) -> frozenset[int]:
+        return frozenset(self._tracked)
+
+    def track(self, call_id: int) -> None:
+        """Resync this call after every reconnect and poll it while polling, until ``untrack``."""
+        self._tracked.add(call_id)
+
+    def untrack(self, call_id: int) -> None:
+        self._tracked.discard(call_id)
+        self._polled_versions.pop(call_id, None)
+        self._poll_errors.pop(call_id, None)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._main(), name="softphone-push-stream")
+
+    async def close(self) -> None:
+        """Stop; ``events()`` ends after a final ``ConnectionChanged("closed", ...)``."""
+        if self._task is None or self._task.done():
+            return
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        """Every event in order, until the stream is closed; re-raises a bug that stopped it."""
+        while (event := await self._queue.get()) is not None:
+            yield event
+        if self._failure is not None:
+            raise self._failure
+
+    def _emit(self, event: StreamEvent) -> None:
+        self._queue.put_nowait(event)
+
+    async def _main(self) -> None:
+        why = "closed by the caller"
+        try:
+            await self._run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as failure:
+            self._failure = failure
+            why = f"stopped by an unexpected error: {failure!r}"
+        finally:
+            self._emit(ConnectionChanged("closed", why))
+            self._queue.put_nowait(None)
+
+    # ------------------------------------------------------------------ push
+
+    async def _run(self) -> None:
+        if self.mode == "poll":
+            await self._poll_forever("configured to poll")
+            return
+        attempt = 0
+        state: ConnectionState = "connecting"
+        detail = self.ws_url
+        while True:
+            self._emit(ConnectionChanged(state, detail))
+            self._session_connected = False
+            try:
+                why_ended = await self._connect_and_serve()
+            except _PushUnavailable as unavailable:
+                await self._poll_forever(str(unavailable))
+                return
+            if self._session_connected:
+                attempt = 0
+            delay = self.backoff.delay(attempt, self._rng)
+            attempt += 1
+            state, detail = "reconnecting", f"{why_ended}; retrying in {delay:.1f}s"
+            self._emit(ConnectionChanged(state, detail))
+            await asyncio.sleep(delay)
+            detail = self.ws_url
+
+    async def _connect_and_serve(self) -> str:
+        """One WebSocket connection, from handshake to its end; returns why it ended."""
+        token = self._client.token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            async with connect(
+                self.ws_url,
+                additional_headers=headers,
+                open_timeout=self.open_timeout,
+                close_timeout=self.pong_timeout,
+                ping_interval=None,  # the app-level ping below is the one the server answers
+            ) as websocket:
+                await self._serve(websocket)
+        except InvalidStatus as refusal:
+            return self._refused(refusal)
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd is not None else None
+            if code == CLOSE_UNAUTHORIZED:
+                self._emit(StreamError(Unauthorized(closed.rcvd.reason or None)))
+            elif code == CLOSE_INVALID_PARAMS:
+                self._emit(StreamError(InvalidParams(closed.rcvd.reason or None)))
+            return f"connection closed ({code if code is not None else 'no close frame'})"
+        except _ConnectionDead as dead:
+            return str(dead)
+        except ConnectionRefusedError as refused:
+            if self.mode == "auto" and not self._pushed_before and await self._http_answers():
+                raise _PushUnavailable(
+                    f"no push channel at {self.ws_url} (refused) but HTTP answers"
+                ) from refused
+            return f"cannot connect: {refused}"
+        except (OSError, TimeoutError, InvalidHandshake) as failure:
+            return f"cannot connect: {failure!r}"
+        return "connection ended"
+
+    def _refused(self, refusal: InvalidStatus) -> str:
+        """A handshake answered with an HTTP status: no channel, or an error worth showing."""
+        status = refusal.response.status_code
+        if self.mode == "auto" and status in (404, 405):
+            raise _PushUnavailable(f"the server has no push channel (HTTP {status})")
+        body = refusal.response.body or b""
+        try:
+            envelope = Envelope[object].model_validate_json(body)
+        except ValidationError:
+            error: SoftphoneError = ProtocolError(
+                f"push handshake refused with HTTP {status}", http_status=status
+            )
+        else:
+            error = error_for(envelope.code, envelope.message)
+        self._emit(StreamError(error))
+        return f"handshake refused (HTTP {status})"
+
+    async def _http_answers(self) -> bool:
+        """Whether the HTTP side is up: any answer, even a 404 for ``/healthz``, counts."""
+        try:
+            await self._client.health()
+        except TransportError:
+            return False
+        except SoftphoneError:
+            return True
+        return True
+
+    async def _serve(self, websocket: ClientConnection) -> None:
+        """Hello, resync, then frames until the socket closes or stops answering pings."""
+        async with asyncio.timeout(self.open_timeout):
+            first = self._parse(await websocket.recv())
+        covered: set[int] = set()
+        if isinstance(first, HelloFrame):
+            self._pushed_before = self._session_connected = True
+            self._emit(
+                ConnectionChanged(
+                    "connected", f"{self.ws_url} as user {first.data.user_id}"
+                )
+            )
+            for state in first.data.calls:
+                covered.add(state.call_id)
+                self._emit(Snapshot(state, "hello"))
+        await self._resync(skip=covered)
+        if first is not None and not isinstance(first, HelloFrame):
+            await self._handle(websocket, first)
+
+        loop = asyncio.get_running_loop()
+        next_ping_at = loop.time() + self.ping_interval
+        pong_due: float | None = None
+        while True:
+            try:
+                async with asyncio.timeout_at(pong_due if pong_due is not None else next_ping_at):
+                    raw = await websocket.recv()
+            except TimeoutError:
+                if pong_due is not None:
+                    raise _ConnectionDead(f"no pong within {self.pong_timeout}s") from None
+                await websocket.send(PING_FRAME)
+                pong_due = loop.time() + self.pong_timeout
+                continue
+            frame = self._parse(raw)
+            if isinstance(frame, PongFrame):
+                pong_due = None
+                next_ping_at = loop.time() + self.ping_interval
+            elif frame is not None:
+                await self._handle(websocket, frame)
+
+    async def _handle(self, websocket: ClientConnection, frame: ServerFrame) -> None:
+        if isinstance(frame, CallUpdatedFrame):
+            self._emit(Snapshot(frame.data, "push"))
+        elif isinstance(frame, HelloFrame):
+            for state in frame.data.calls:
+                self._emit(Snapshot(state, "hello"))
+        elif isinstance(frame, PingFrame):
+            await websocket.send(PONG_FRAME)
+        elif isinstance(frame, ErrorFrame):
+            self._emit(StreamError(error_for(frame.data.code, frame.data.message)))
+
+    def _parse(self, raw: str | bytes) -> ServerFrame | None:
+        try:
+            return server_frame_adapter.validate_json(raw)
+        except ValidationError:
+            text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+            self._emit(StreamError(ProtocolError(f"push frame not understood: {text[:200]!r}")))
+            return None
+
+    async def _resync(self, skip: set[int]) -> None:
+        for call_id in sorted(self._tracked - skip):
+            try:
+                state = await self._client.call_state(call_id)
+            except SoftphoneError as error:
+                self._emit(StreamError(error))
+            else:
+                self._emit(Snapshot(state, "resync"))
+
+    # ------------------------------------------------------------------ polling
+
+    async def _poll_forever(self, why: str) -> None:
+        self._emit(ConnectionChanged("polling", f"{why}; polling every {self.poll_interval}s"))
+        reachable = True
+        while True:
+            try:
+                await self._poll_once()
+            except TransportError as error:
+                if reachable:
+                    self._emit(ConnectionChanged("reconnecting", str(error)))
+                reachable = False
+            else:
+                if not reachable:
+                    self._emit(ConnectionChanged("polling", "the server answers again"))
+                reachable = True
+            await asyncio.sleep(self.poll_interval)
+
+    async def _poll_once(self) -> None:
+        """One round: active calls (where the server lists them), then tracked calls not listed."""
+        listed: set[int] = set()
+        if self._poll_active:
+            try:
+                active = await self._client.active_calls()
+            except TransportError:
+                raise
+            except SoftphoneError as error:
+                if is_missing_route(error):
+                    self._poll_active = False
+                else:
+                    self._emit(StreamError(error))
+            else:
+                for state in active:
+                    listed.add(state.call_id)
+                    self._deliver_polled(state)
+        for call_id in sorted(self._tracked - listed):
+            try:
+                state = await self._client.call_state(call_id)
+            except TransportError:
+                raise
+            except SoftphoneError as error:
+                self._report_poll_error(call_id, error)
+            else:
+                self._poll_errors.pop(call_id, None)
+                self._deliver_polled(state)
+
+    def _deliver_polled(self, state: CallState) -> None:
+        if self._polled_versions.get(state.call_id) != state.version:
+            self._polled_versions[state.call_id] = state.version
+            self._emit(Snapshot(state, "poll"))
+
+    def _report_poll_error(self, call_id: int, error: SoftphoneError) -> None:
+        """Once per call and error, not every round: the caller untracks what it gave up on."""
+        if self._poll_errors.get(call_id) != str(error):
+            self._poll_errors[call_id] = str(error)
+            self._emit(StreamError(error))
