@@ -1,0 +1,106 @@
+"""Getting a simulator to talk to: reuse the local one, start one in the background, or run a demo."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import click
+import httpx
+import platformdirs
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+BACKGROUND_IDLE_SECONDS = 600
+START_WAIT_SECONDS = 15.0
+
+
+def local_url(port: int = DEFAULT_PORT) -> str:
+    return f"http://{DEFAULT_HOST}:{port}"
+
+
+def is_healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    """Poll ``/healthz`` until the simulator answers; say where its log is if it never does."""
+    deadline = time.monotonic() + START_WAIT_SECONDS
+    while not is_healthy(url):
+        if process.poll() is not None and not is_healthy(url):
+            raise click.ClickException(f"The simulator exited at start-up; its log is {log_path}")
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"The simulator did not answer within {START_WAIT_SECONDS:.0f}s; see {log_path}")
+        time.sleep(0.1)
+
+
+def spawn_simulator(args: list[str], log_path: Path, *, detach: bool) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "softphone", "serve", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=detach,
+        )
+
+
+def ensure_local_simulator(port: int = DEFAULT_PORT) -> str:
+    """The local simulator's URL, starting it in the background when nothing answers there.
+
+    The background simulator outlives this terminal (so the other terminals keep their calls) and
+    stops by itself once nobody has used it for a while. Two terminals starting at once is fine:
+    the second one cannot bind the port and exits, and both talk to the first.
+    """
+    url = local_url(port)
+    if is_healthy(url):
+        return url
+    log_path = Path(platformdirs.user_log_dir("softphone")) / "simulator.log"
+    process = spawn_simulator(
+        ["--port", str(port), "--idle-timeout", str(BACKGROUND_IDLE_SECONDS)], log_path, detach=True
+    )
+    wait_until_healthy(url, process, log_path)
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((DEFAULT_HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def run_demo(*, user: str, peer: str, answer_after: float, call_me: bool) -> None:
+    """A private simulator, a peer that answers, and the phone signed in as ``user``."""
+    from softphone.bot import AutoAnswerPeer
+    from softphone.tui.app import AppConfig, SoftphoneApp
+
+    port = free_port()
+    url = local_url(port)
+    workdir = Path(tempfile.mkdtemp(prefix="softphone-demo-"))
+    log_path = workdir / "simulator.log"
+    server = spawn_simulator(["--port", str(port), "--db", str(workdir / "demo.db")], log_path, detach=False)
+    try:
+        wait_until_healthy(url, server, log_path)
+        bot = AutoAnswerPeer(url, peer, answer_after=answer_after)
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(bot.run(call=user if call_me else None))
+        thread = threading.Thread(target=loop.run_until_complete, args=(task,), daemon=True)
+        thread.start()
+        try:
+            SoftphoneApp(AppConfig(server_url=url, user=user, dial=None)).run()
+        finally:
+            loop.call_soon_threadsafe(task.cancel)
+            thread.join(timeout=5)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,0 +1,45 @@
+"""Ended: how the call went, in words, until the user goes back home."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Button, Static
+
+from softphone.tui.screens.base import CallScreen
+from softphone.tui.session import Session
+from softphone.tui.widgets.formatting import clock_text
+
+
+class EndedScreen(CallScreen):
+    BINDINGS = [
+        Binding("enter", "home", "Back home"),
+        Binding("escape", "home", "Back home", show=False),
+    ]
+
+    def compose_main(self) -> ComposeResult:
+        yield Static(id="headline", classes="headline")
+        yield Static(id="details", classes="subline")
+        yield Button("Back home  (enter)", id="home")
+
+    def render_main(self, session: Session) -> None:
+        machine = self.machine(session)
+        if machine is None:
+            return
+        self.query_one("#headline", Static).update(Text(machine.headline(), style="bold"))
+        facts = machine.facts
+        lines = [f"{facts.call_type or 'audio'} call with {machine.peer_name} · call {facts.call_id}"]
+        if facts.status is not None:
+            reason = f" ({facts.end_reason})" if facts.end_reason else ""
+            lines.append(f"status {facts.status}{reason} · v{facts.version}")
+        duration = machine.duration(self.phone_app.clock())
+        lines.append(f"talk time {clock_text(duration)}" if duration is not None else "never connected")
+        self.query_one("#details", Static).update("\n".join(lines))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_home()
+
+    def action_home(self) -> None:
+        self.phone_app.dismiss_outcome(self.call_id)

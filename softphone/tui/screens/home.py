@@ -1,0 +1,75 @@
+"""Home: who I am, the contacts I can dial, and my recent calls."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from softphone.api.models import CallType
+from softphone.core import Role
+from softphone.tui.routing import HOME
+from softphone.tui.screens.base import PhoneScreen
+from softphone.tui.session import Session
+from softphone.tui.widgets.formatting import clock_text
+
+RECENT_CALLS_SHOWN = 8
+
+
+class HomeScreen(PhoneScreen):
+    view = HOME
+
+    BINDINGS = [
+        Binding("enter", "dial('audio')", "Audio call"),
+        Binding("v", "dial('video')", "Video call"),
+    ]
+
+    def compose_main(self) -> ComposeResult:
+        yield Static("Contacts", classes="section-title")
+        yield OptionList(id="contacts")
+        yield Static("Recent calls", classes="section-title")
+        yield Static(id="recent")
+
+    def render_main(self, session: Session) -> None:
+        contacts = self.query_one("#contacts", OptionList)
+        wanted = [c for c in session.contacts if c.user_id != session.identity.user_id]
+        if [option.id for option in contacts.options] != [str(c.user_id) for c in wanted]:
+            highlighted = contacts.highlighted
+            contacts.set_options(
+                Option(Text.assemble((c.display_name, "bold"), f"  {c.name} #{c.user_id}"), id=str(c.user_id))
+                for c in wanted
+            )
+            contacts.highlighted = highlighted if highlighted is not None else (0 if wanted else None)
+        self.query_one("#recent", Static).update(self._recent(session))
+
+    def _recent(self, session: Session) -> Text:
+        calls = session.phone.history()[:RECENT_CALLS_SHOWN]
+        if not calls:
+            return Text("No calls yet.", style="dim")
+        text = Text()
+        now = self.phone_app.clock()
+        for machine in calls:
+            arrow = "↗" if machine.role is Role.CALLER else "↙"
+            text.append(f"{arrow} {machine.peer_name:<10} ", style="bold")
+            text.append(f"{machine.facts.call_type or ''} ", style="dim")
+            text.append(machine.headline())
+            duration = machine.duration(now)
+            if duration is not None:
+                text.append(f"  {clock_text(duration)}", style="dim")
+            text.append("\n")
+        return text
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_dial(CallType.AUDIO.value)
+
+    def action_dial(self, call_type: str) -> None:
+        contacts = self.query_one("#contacts", OptionList)
+        if contacts.highlighted is None:
+            self.notify("No contact to call.", severity="warning")
+            return
+        option = contacts.get_option_at_index(contacts.highlighted)
+        assert option.id is not None
+        self.phone_app.dial_user(option.id, CallType(call_type))

@@ -1,0 +1,79 @@
+"""Incoming: a modal that rings until answered, declined, or ended by someone else."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Static
+
+from softphone.tui.routing import View
+
+if TYPE_CHECKING:
+    from softphone.tui.app import SoftphoneApp
+
+
+class IncomingScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("a", "accept", "Accept"),
+        Binding("r", "reject", "Reject"),
+    ]
+
+    def __init__(self, view: View) -> None:
+        super().__init__()
+        self.view = view
+
+    @property
+    def call_id(self) -> int:
+        assert self.view.call_id is not None
+        return self.view.call_id
+
+    @property
+    def phone_app(self) -> SoftphoneApp:
+        from softphone.tui.app import SoftphoneApp
+
+        return cast(SoftphoneApp, self.app)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="incoming-dialog"):
+            yield Static(id="headline", classes="headline")
+            yield Static(id="countdown", classes="subline")
+            with Horizontal(id="incoming-buttons"):
+                yield Button("Accept  (a)", id="accept", variant="success")
+                yield Button("Reject  (r)", id="reject", variant="error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_view()
+
+    def refresh_view(self) -> None:
+        session = self.phone_app.session
+        machine = session.phone.get(self.call_id) if session else None
+        if machine is None:
+            return
+        kind = machine.facts.call_type or "audio"
+        self.query_one("#headline", Static).update(
+            Text.assemble(f"Incoming {kind} call from ", (machine.peer_name, "bold"))
+        )
+        remaining = machine.ring_remaining(self.phone_app.clock())
+        line = f"call {machine.call_id}"
+        if remaining is not None:
+            line += f" · {int(remaining.total_seconds())}s to answer"
+        self.query_one("#countdown", Static).update(line)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "accept":
+            self.action_accept()
+        else:
+            self.action_reject()
+
+    def action_accept(self) -> None:
+        self.phone_app.run_intent(self.phone_app.require_session().accept(self.call_id))
+
+    def action_reject(self) -> None:
+        self.phone_app.run_intent(self.phone_app.require_session().reject(self.call_id))

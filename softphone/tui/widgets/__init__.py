@@ -1,0 +1,1 @@
+"""Widgets shared by the softphone's screens; each renders from core state it is handed."""
