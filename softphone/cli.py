@@ -78,7 +78,8 @@ def serve(host: str, port: int, db: str | None, ring_timeout: int, idle_timeout:
     """Run the call-API simulator."""
     from softphone.server.runner import run_server
 
-    run_server(host=host, port=port, db=db, ring_timeout=ring_timeout, idle_timeout=idle_timeout)
+    extra = {} if idle_timeout is None else {"idle_timeout": idle_timeout}
+    run_server(host=host, port=port, db=db, ring_timeout=ring_timeout, **extra)
 
 
 @main.command()
