@@ -1,0 +1,425 @@
+"""The HTTP and WebSocket face of the simulator.
+
+Routes only parse, call the call service and wrap its answer in the envelope. The order of checks is
+the documented one: route (404/405, by the router), token (the ``current_user`` dependency, which
+every route lists first), path and query parameters, then the body, which is parsed by hand inside a
+dependency rather than by FastAPI, because FastAPI would reject malformed JSON before any dependency
+(and so before the token check) runs. Request bodies are added to the OpenAPI document by hand for
+the same reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from softphone import __version__
+from softphone.api.errors import (
+    ApiError,
+    InternalServerError,
+    InvalidParams,
+    MethodNotAllowed,
+    RouteNotFound,
+)
+from softphone.api.models import (
+    TERMINAL_ID_MAX,
+    AcceptData,
+    AcceptRequest,
+    CallList,
+    CallState,
+    CallStatusData,
+    CancelRequest,
+    DirectoryData,
+    Envelope,
+    HangupRequest,
+    HealthData,
+    LoginData,
+    LoginRequest,
+    MediaStateData,
+    MediaStateRequest,
+    RejectRequest,
+    StartCallData,
+    StartCallRequest,
+    failure,
+    success,
+)
+from softphone.server.config import ServerConfig
+from softphone.server.directory import Directory, User
+from softphone.server.hub import Hub, Subscription, answer_client_frame
+from softphone.server.service import CallService, Clock, system_clock
+from softphone.server.store import SQLiteStore
+from softphone.server.timers import LoopTimers
+
+MAX_ID = 2**63 - 1  # SQLite's INTEGER; a larger id cannot name a call and is a parameter error
+RequestT = TypeVar("RequestT", bound=BaseModel)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def describe(errors: Sequence[Any]) -> str:
+    """``<field>: <why>`` for the first pydantic error, as the 40001 message wants."""
+    first = errors[0]
+    field = ".".join(str(part) for part in first["loc"] if part not in ("body", "path", "query"))
+    return f"{field or 'body'}: {first['msg']}"
+
+
+async def read_body(request: Request, model: type[RequestT]) -> RequestT:
+    """The JSON body as ``model``; any content type is read as JSON, as curl's ``-d`` sends a form type."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise InvalidParams.because(describe(error.errors())) from None
+
+
+def json_body(model: type[RequestT]) -> Callable[[Request], Awaitable[RequestT]]:
+    async def dependency(request: Request) -> RequestT:
+        return await read_body(request, model)
+
+    return dependency
+
+
+@dataclass(frozen=True)
+class CallRequest(Generic[RequestT]):
+    call_id: int
+    body: RequestT
+
+
+CallId = Annotated[int, Path(gt=0, le=MAX_ID, description="The call's id.")]
+
+
+def call_request(model: type[RequestT]) -> Callable[..., Awaitable[CallRequest[RequestT]]]:
+    """The path's call id, then the body: FastAPI checks the path before calling this, so in that order."""
+
+    async def dependency(call_id: CallId, request: Request) -> CallRequest[RequestT]:
+        return CallRequest(call_id, await read_body(request, model))
+
+    return dependency
+
+
+def get_service(request: Request) -> CallService:
+    service: CallService = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[CallService, Depends(get_service)]
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /api/dev/login.")
+
+
+async def current_user(
+    service: ServiceDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    return service.authenticate(credentials.credentials if credentials else None)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def ok(data: BaseModel) -> JSONResponse:
+    return JSONResponse(success(data))
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+ErrorEnvelope = Envelope[None]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorEnvelope, "description": "40001 参数错误: <field>: <why>"},
+    401: {"model": ErrorEnvelope, "description": "40101 未登录或令牌无效"},
+    500: {"model": ErrorEnvelope, "description": "50000 服务器内部错误"},
+}
+_REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    LoginRequest,
+    StartCallRequest,
+    AcceptRequest,
+    RejectRequest,
+    CancelRequest,
+    HangupRequest,
+    MediaStateRequest,
+)
+
+
+def documented_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` naming the request model the dependency parses by hand."""
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for model in _REQUEST_MODELS:
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+        app.openapi_schema = document
+    return app.openapi_schema
+
+
+# --------------------------------------------------------------------------- routes
+
+router = APIRouter(responses=_ERRORS)
+calls = "/api/calls"
+
+
+@router.get("/healthz", response_model=Envelope[HealthData], tags=["simulator"])
+async def healthz() -> JSONResponse:
+    """Liveness, without a token: what test harnesses and ``make demo`` wait for."""
+    return ok(HealthData(status="ok"))
+
+
+@router.post(
+    "/api/dev/login",
+    response_model=Envelope[LoginData],
+    openapi_extra=documented_body(LoginRequest),
+    tags=["simulator"],
+)
+async def login(
+    service: ServiceDep, body: Annotated[LoginRequest, Depends(json_body(LoginRequest))]
+) -> JSONResponse:
+    """*ext* A token for a directory user, by name or id (the real service has its own login)."""
+    return ok(service.login(body.user))
+
+
+@router.get("/api/dev/directory", response_model=Envelope[DirectoryData], tags=["simulator"])
+async def directory(user: CurrentUser, service: ServiceDep) -> JSONResponse:
+    """*ext* Every user, with the conversation id the caller shares with each."""
+    return ok(service.directory_for(user))
+
+
+@router.post(
+    f"{calls}/session",
+    response_model=Envelope[StartCallData],
+    openapi_extra=documented_body(StartCallRequest),
+    tags=["calls"],
+)
+async def start_call(
+    user: CurrentUser,
+    service: ServiceDep,
+    body: Annotated[StartCallRequest, Depends(json_body(StartCallRequest))],
+) -> JSONResponse:
+    """Start a call (caller). Errors: 41003 对方忙线, 41010 权限或关系校验失败, 41002."""
+    return ok(service.start(user, body))
+
+
+@router.post(
+    f"{calls}/{{call_id}}/accept",
+    response_model=Envelope[AcceptData],
+    openapi_extra=documented_body(AcceptRequest),
+    tags=["calls"],
+)
+async def accept(
+    user: CurrentUser,
+    service: ServiceDep,
+    call: Annotated[CallRequest[AcceptRequest], Depends(call_request(AcceptRequest))],
+) -> JSONResponse:
+    """Accept (callee). Errors: 41001, 41004 非被叫方, 41007 通话已结束, 41006 已被其他终端接听."""
+    return ok(service.accept(user, call.call_id, call.body))
+
+
+@router.post(
+    f"{calls}/{{call_id}}/reject",
+    response_model=Envelope[CallStatusData],
+    openapi_extra=documented_body(RejectRequest),
+    tags=["calls"],
+)
+async def reject(
+    user: CurrentUser,
+    service: ServiceDep,
+    call: Annotated[CallRequest[RejectRequest], Depends(call_request(RejectRequest))],
+) -> JSONResponse:
+    """Reject (callee). Errors: 41001, 41004, 41007, 41006, 41002."""
+    return ok(service.reject(user, call.call_id, call.body))
+
+
+@router.post(
+    f"{calls}/{{call_id}}/cancel",
+    response_model=Envelope[CallStatusData],
+    openapi_extra=documented_body(CancelRequest),
+    tags=["calls"],
+)
+async def cancel(
+    user: CurrentUser,
+    service: ServiceDep,
+    call: Annotated[CallRequest[CancelRequest], Depends(call_request(CancelRequest))],
+) -> JSONResponse:
+    """Cancel before the callee answers (caller). Errors: 41001, 41005 非主叫方, 41007, 41002."""
+    return ok(service.cancel(user, call.call_id, call.body))
+
+
+@router.post(
+    f"{calls}/{{call_id}}/hangup",
+    response_model=Envelope[CallStatusData],
+    openapi_extra=documented_body(HangupRequest),
+    tags=["calls"],
+)
+async def hangup(
+    user: CurrentUser,
+    service: ServiceDep,
+    call: Annotated[CallRequest[HangupRequest], Depends(call_request(HangupRequest))],
+) -> JSONResponse:
+    """Hang up a call in progress (either party). Errors: 41001, 41010 非参与方, 41007, 41002."""
+    return ok(service.hangup(user, call.call_id, call.body))
+
+
+@router.post(
+    f"{calls}/{{call_id}}/media-state",
+    response_model=Envelope[MediaStateData],
+    openapi_extra=documented_body(MediaStateRequest),
+    tags=["calls"],
+)
+async def media_state(
+    user: CurrentUser,
+    service: ServiceDep,
+    call: Annotated[CallRequest[MediaStateRequest], Depends(call_request(MediaStateRequest))],
+) -> JSONResponse:
+    """Report this terminal's media state (either party). Errors: 41001, 41010, 41007."""
+    return ok(service.report_media(user, call.call_id, call.body))
+
+
+@router.get(f"{calls}/active", response_model=Envelope[CallList], tags=["calls"])
+async def active_calls(user: CurrentUser, service: ServiceDep) -> JSONResponse:
+    """*ext* The user's calls that have not ended, for clients that poll."""
+    return ok(service.active(user))
+
+
+@router.get(f"{calls}/history", response_model=Envelope[CallList], tags=["calls"])
+async def call_history(
+    user: CurrentUser,
+    service: ServiceDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
+) -> JSONResponse:
+    """*ext* The user's calls, newest first; page with ``before_id``."""
+    return ok(service.history(user, limit, before_id))
+
+
+@router.get(f"{calls}/{{call_id}}/state", response_model=Envelope[CallState], tags=["calls"])
+async def call_state(user: CurrentUser, service: ServiceDep, call_id: CallId) -> JSONResponse:
+    """The full state of a call (either party). Errors: 41001 通话不存在, 41010 非参与方."""
+    return ok(service.state(user, call_id))
+
+
+@router.websocket("/api/ws")
+async def push_channel(websocket: WebSocket, terminal_id: str | None = None, token: str | None = None) -> None:
+    """*ext* ``hello`` on connect, then ``call.updated`` for every change of the user's calls."""
+    service: CallService = websocket.app.state.service
+    try:
+        scheme, _, header_token = websocket.headers.get("authorization", "").partition(" ")
+        user = service.authenticate(header_token if scheme.lower() == "bearer" else token)
+        if not terminal_id or len(terminal_id) > TERMINAL_ID_MAX:
+            raise InvalidParams.because(f"terminal_id: required, 1 to {TERMINAL_ID_MAX} characters")
+    except ApiError as error:
+        await refuse(websocket, error)
+        return
+    hub: Hub = websocket.app.state.hub
+    subscription = hub.subscribe(user.user_id)
+    try:
+        # Subscribed before the snapshot, with no await between: no change falls in the gap.
+        subscription.outbox.put_nowait(service.hello(user, terminal_id).model_dump(mode="json"))
+        await websocket.accept()
+        sender = asyncio.create_task(drain(websocket, subscription))
+        try:
+            while (message := await websocket.receive())["type"] != "websocket.disconnect":
+                subscription.outbox.put_nowait(answer_client_frame(message.get("text")))
+        finally:
+            sender.cancel()
+    finally:
+        hub.unsubscribe(subscription)
+
+
+async def refuse(websocket: WebSocket, error: ApiError) -> None:
+    """HTTP 401/400 at the handshake where the server allows it, else close 4401/4400 before any frame."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        response = JSONResponse(failure(error.code, error.message), status_code=error.HTTP_STATUS)
+        await websocket.send_denial_response(response)
+    else:
+        await websocket.accept()
+        await websocket.close(code=4000 + error.HTTP_STATUS, reason=str(error.code))
+
+
+async def drain(websocket: WebSocket, subscription: Subscription) -> None:
+    """The connection's only writer, so frames leave in the order they were queued."""
+    with suppress(WebSocketDisconnect, RuntimeError, OSError):
+        while True:
+            await websocket.send_json(await subscription.outbox.get())
+
+
+# --------------------------------------------------------------------------- errors
+
+
+async def api_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    return JSONResponse(failure(error.code, error.message), status_code=error.HTTP_STATUS)
+
+
+async def validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    return await api_error(request, InvalidParams.because(describe(error.errors())))
+
+
+async def http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    known: dict[int, type[ApiError]] = {404: RouteNotFound, 405: MethodNotAllowed}
+    response = await api_error(request, known.get(error.status_code, InternalServerError)())
+    response.headers.update(error.headers or {})
+    return response
+
+
+async def unexpected_error(request: Request, _: Exception) -> JSONResponse:
+    """The envelope, never the traceback: Starlette re-raises after this, so uvicorn logs it."""
+    return await api_error(request, InternalServerError())
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
+    """A ready app; its lifespan applies ring timeouts that passed while the server was down."""
+    store = SQLiteStore(config.db)
+    hub = Hub()
+    timers = LoopTimers()
+    service = CallService(config, store, Directory.load(config.directory), hub, timers.schedule, clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        service.resume_ringing()
+        yield
+        timers.cancel_all()
+        store.close()
+
+    app = FastAPI(
+        title="softphone call-API simulator",
+        version=__version__,
+        description=(
+            "The documented call API of the Fengshengshou service, plus *ext* simulator endpoints. "
+            "The push channel is a WebSocket at `/api/ws?terminal_id=T` (bearer token in the "
+            "`Authorization` header or `?token=`): `hello`, then `call.updated` frames; send "
+            '`{"type": "ping"}` for a pong.'
+        ),
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.hub = hub
+    app.state.timers = timers
+    app.include_router(router)
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    return app

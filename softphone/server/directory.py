@@ -1,0 +1,63 @@
+"""Who can call whom: the simulator's users and the 1:1 conversation each pair shares.
+
+The real service owns users and conversations; the simulator only needs a fixed set of demo users,
+loaded from a TOML file (the bundled ``directory.toml`` unless another one is given).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+BUNDLED_DIRECTORY = Path(__file__).with_name("directory.toml")
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: int
+    name: str
+    display_name: str
+
+
+class Directory:
+    """An immutable set of users, found by id or by name."""
+
+    def __init__(self, users: list[User]) -> None:
+        self.users: tuple[User, ...] = tuple(sorted(users, key=lambda user: user.user_id))
+        self._by_id = {user.user_id: user for user in self.users}
+        self._by_name = {user.name: user for user in self.users}
+        if len(self._by_id) != len(self.users) or len(self._by_name) != len(self.users):
+            raise ValueError("directory: user ids and names must be unique")
+
+    @classmethod
+    def load(cls, path: Path = BUNDLED_DIRECTORY) -> Directory:
+        """Read ``[[users]]`` tables of ``user_id``, ``name`` and ``display_name``."""
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+        users = [
+            User(int(entry["user_id"]), str(entry["name"]), str(entry["display_name"]))
+            for entry in document.get("users", [])
+        ]
+        if any(user.user_id <= 0 for user in users):
+            raise ValueError(f"{path}: user ids must be positive")
+        return cls(users)
+
+    def get(self, user_id: int) -> User | None:
+        return self._by_id.get(user_id)
+
+    def find(self, key: str | int) -> User | None:
+        """A login names a user or gives its id, as an int or as decimal digits."""
+        if isinstance(key, int):
+            return self._by_id.get(key)
+        if key in self._by_name:
+            return self._by_name[key]
+        return self._by_id.get(int(key)) if key.isdecimal() else None
+
+    @staticmethod
+    def conversation_id(first: User, second: User) -> int:
+        """A positive id per unordered pair that stays the same across restarts and directories."""
+        low, high = sorted((first.user_id, second.user_id))
+        digest = hashlib.sha256(f"{low}:{high}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") % 900_000_000 + 100_000_000

@@ -1,0 +1,287 @@
+"""Storage behind a small interface, so the call rules never see SQL.
+
+``SQLiteStore`` keeps calls, every version of every call, the last media report of each terminal,
+login tokens and the server's secret. Every mutation of a call runs inside ``atomic()``, a
+``BEGIN IMMEDIATE`` transaction: one writer at a time, so a read-check-write in the call service is a
+single step and of two concurrent accepts exactly one sees the call still ringing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import astuple, dataclass, fields
+from datetime import datetime
+from typing import Protocol
+
+from softphone.api.models import LIVE_STATUSES, CallStatus
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One call as stored; ``call_id`` is 0 until the store assigns one."""
+
+    call_id: int
+    conversation_id: int
+    call_type: str
+    biz_type: str
+    caller_user_id: int
+    callee_user_id: int
+    caller_terminal_id: str
+    status: CallStatus
+    version: int
+    created_at: datetime
+    timeout_seconds: int
+    accepted_terminal_id: str | None = None
+    accepted_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+
+    def involves(self, user_id: int) -> bool:
+        return user_id in (self.caller_user_id, self.callee_user_id)
+
+
+@dataclass(frozen=True)
+class MediaReport:
+    """What one terminal of one participant last said about its media."""
+
+    call_id: int
+    user_id: int
+    terminal_id: str
+    stage: str
+    network_quality: str | None
+    reported_at: datetime
+
+
+class Store(Protocol):
+    def atomic(self) -> AbstractContextManager[None]:
+        """A transaction no other writer interleaves with; rolled back if the block raises."""
+        ...
+
+    def setting(self, key: str, default: Callable[[], str]) -> str:
+        """A server-wide value, created from ``default`` the first time it is asked for."""
+        ...
+
+    def save_token(self, token: str, user_id: int, issued_at: datetime) -> None: ...
+
+    def token_user(self, token: str) -> int | None: ...
+
+    def create_call(self, draft: CallRecord) -> CallRecord: ...
+
+    def get_call(self, call_id: int) -> CallRecord | None: ...
+
+    def save_call(self, call: CallRecord) -> None: ...
+
+    def calls_with_status(self, status: CallStatus) -> list[CallRecord]: ...
+
+    def live_calls_of(self, user_id: int) -> list[CallRecord]:
+        """The user's calls in a non-terminal status, oldest first."""
+        ...
+
+    def history_of(self, user_id: int, limit: int, before_id: int | None) -> list[CallRecord]:
+        """The user's calls, newest first, only those with an id below ``before_id`` if given."""
+        ...
+
+    def last_media(self, call_id: int, user_id: int, terminal_id: str) -> MediaReport | None: ...
+
+    def save_media(self, report: MediaReport) -> None: ...
+
+    def append_event(self, call: CallRecord, at: datetime) -> int:
+        """Record a new version of a call; returns the server-wide, ever-growing event id."""
+        ...
+
+    def close(self) -> None: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY, user_id INTEGER NOT NULL, issued_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS calls (
+    call_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id INTEGER NOT NULL,
+    call_type TEXT NOT NULL,
+    biz_type TEXT NOT NULL,
+    caller_user_id INTEGER NOT NULL,
+    callee_user_id INTEGER NOT NULL,
+    caller_terminal_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    timeout_seconds INTEGER NOT NULL,
+    accepted_terminal_id TEXT,
+    accepted_at TEXT,
+    started_at TEXT,
+    ended_at TEXT,
+    end_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS calls_by_caller ON calls (caller_user_id, call_id);
+CREATE INDEX IF NOT EXISTS calls_by_callee ON calls (callee_user_id, call_id);
+CREATE INDEX IF NOT EXISTS calls_by_status ON calls (status);
+CREATE TABLE IF NOT EXISTS call_events (
+    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    call_id INTEGER NOT NULL REFERENCES calls (call_id),
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    UNIQUE (call_id, version)
+);
+CREATE TABLE IF NOT EXISTS media_reports (
+    call_id INTEGER NOT NULL REFERENCES calls (call_id),
+    user_id INTEGER NOT NULL,
+    terminal_id TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    network_quality TEXT,
+    reported_at TEXT NOT NULL,
+    PRIMARY KEY (call_id, user_id, terminal_id)
+);
+"""
+
+_CALL_COLUMNS = [field.name for field in fields(CallRecord)]
+_TIMESTAMP_COLUMNS = {"created_at", "accepted_at", "started_at", "ended_at"}
+_LIVE = tuple(status.value for status in LIVE_STATUSES)
+
+
+def _to_sql(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _call_from_row(row: sqlite3.Row) -> CallRecord:
+    values = {
+        name: datetime.fromisoformat(row[name]) if name in _TIMESTAMP_COLUMNS and row[name] else row[name]
+        for name in _CALL_COLUMNS
+    }
+    values["status"] = CallStatus(values["status"])
+    return CallRecord(**values)
+
+
+class SQLiteStore:
+    """The one store there is: a file in WAL mode, or ``:memory:``."""
+
+    def __init__(self, path: str) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def setting(self, key: str, default: Callable[[], str]) -> str:
+        with self.atomic():
+            row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                return str(row["value"])
+            value = default()
+            self._db.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (key, value))
+            return value
+
+    def save_token(self, token: str, user_id: int, issued_at: datetime) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO tokens (token, user_id, issued_at) VALUES (?, ?, ?)",
+                (token, user_id, issued_at.isoformat()),
+            )
+
+    def token_user(self, token: str) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT user_id FROM tokens WHERE token = ?", (token,)).fetchone()
+        return None if row is None else int(row["user_id"])
+
+    def create_call(self, draft: CallRecord) -> CallRecord:
+        columns = _CALL_COLUMNS[1:]
+        with self._lock:
+            cursor = self._db.execute(
+                f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [_to_sql(value) for value in astuple(draft)[1:]],
+            )
+        assert cursor.lastrowid is not None
+        return CallRecord(cursor.lastrowid, *astuple(draft)[1:])
+
+    def get_call(self, call_id: int) -> CallRecord | None:
+        rows = self._calls("WHERE call_id = ?", (call_id,))
+        return rows[0] if rows else None
+
+    def save_call(self, call: CallRecord) -> None:
+        columns = _CALL_COLUMNS[1:]
+        with self._lock:
+            self._db.execute(
+                f"UPDATE calls SET {', '.join(f'{name} = ?' for name in columns)} WHERE call_id = ?",
+                [*(_to_sql(value) for value in astuple(call)[1:]), call.call_id],
+            )
+
+    def calls_with_status(self, status: CallStatus) -> list[CallRecord]:
+        return self._calls("WHERE status = ? ORDER BY call_id", (status.value,))
+
+    def live_calls_of(self, user_id: int) -> list[CallRecord]:
+        return self._calls(
+            f"WHERE (caller_user_id = ? OR callee_user_id = ?) AND status IN ({', '.join('?' * len(_LIVE))})"
+            " ORDER BY call_id",
+            (user_id, user_id, *_LIVE),
+        )
+
+    def history_of(self, user_id: int, limit: int, before_id: int | None) -> list[CallRecord]:
+        return self._calls(
+            "WHERE (caller_user_id = ? OR callee_user_id = ?) AND call_id < ? ORDER BY call_id DESC LIMIT ?",
+            (user_id, user_id, before_id if before_id is not None else 2**63 - 1, limit),
+        )
+
+    def last_media(self, call_id: int, user_id: int, terminal_id: str) -> MediaReport | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM media_reports WHERE call_id = ? AND user_id = ? AND terminal_id = ?",
+                (call_id, user_id, terminal_id),
+            ).fetchone()
+        if row is None:
+            return None
+        return MediaReport(
+            row["call_id"],
+            row["user_id"],
+            row["terminal_id"],
+            row["stage"],
+            row["network_quality"],
+            datetime.fromisoformat(row["reported_at"]),
+        )
+
+    def save_media(self, report: MediaReport) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO media_reports"
+                " (call_id, user_id, terminal_id, stage, network_quality, reported_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [_to_sql(value) for value in astuple(report)],
+            )
+
+    def append_event(self, call: CallRecord, at: datetime) -> int:
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO call_events (call_id, version, status, recorded_at) VALUES (?, ?, ?, ?)",
+                (call.call_id, call.version, call.status.value, at.isoformat()),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _calls(self, where: str, params: tuple[object, ...]) -> list[CallRecord]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM calls {where}", params).fetchall()
+        return [_call_from_row(row) for row in rows]
