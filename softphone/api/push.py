@@ -219,11 +219,9 @@ class PushStream:
         if self.mode == "poll":
             await self._poll_forever("configured to poll")
             return
+        self._emit(ConnectionChanged("connecting", self.ws_url))
         attempt = 0
-        state: ConnectionState = "connecting"
-        detail = self.ws_url
         while True:
-            self._emit(ConnectionChanged(state, detail))
             self._session_connected = False
             try:
                 why_ended = await self._connect_and_serve()
@@ -234,10 +232,8 @@ class PushStream:
                 attempt = 0
             delay = self.backoff.delay(attempt, self._rng)
             attempt += 1
-            state, detail = "reconnecting", f"{why_ended}; retrying in {delay:.1f}s"
-            self._emit(ConnectionChanged(state, detail))
+            self._emit(ConnectionChanged("reconnecting", f"{why_ended}; retrying in {delay:.1f}s"))
             await asyncio.sleep(delay)
-            detail = self.ws_url
 
     async def _connect_and_serve(self) -> str:
         """One WebSocket connection, from handshake to its end; returns why it ended."""
@@ -255,12 +251,14 @@ class PushStream:
         except InvalidStatus as refusal:
             return self._refused(refusal)
         except ConnectionClosed as closed:
-            code = closed.rcvd.code if closed.rcvd is not None else None
-            if code == CLOSE_UNAUTHORIZED:
-                self._emit(StreamError(Unauthorized(closed.rcvd.reason or None)))
-            elif code == CLOSE_INVALID_PARAMS:
-                self._emit(StreamError(InvalidParams(closed.rcvd.reason or None)))
-            return f"connection closed ({code if code is not None else 'no close frame'})"
+            close = closed.rcvd
+            if close is None:
+                return "connection lost without a close frame"
+            if close.code == CLOSE_UNAUTHORIZED:
+                self._emit(StreamError(Unauthorized(close.reason or None)))
+            elif close.code == CLOSE_INVALID_PARAMS:
+                self._emit(StreamError(InvalidParams(close.reason or None)))
+            return f"connection closed ({close.code} {close.reason})".rstrip()
         except _ConnectionDead as dead:
             return str(dead)
         except ConnectionRefusedError as refused:

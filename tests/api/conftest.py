@@ -1,58 +1,20 @@
-"""Fixtures for the adapter's tests: wire payloads, and a client whose HTTP is a function."""
+"""Fixtures for the adapter's tests: a client whose HTTP is a function, and watched push streams."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from softphone.api import Backoff, CallClient
+from softphone.api import CallClient, PushStream
 
-NO_WAIT = Backoff(initial=0, maximum=0, factor=1, jitter=0)
+from .helpers import NO_WAIT, EventLog
+
 MOCK_BASE_URL = "http://sim.test"
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def _call_state_payload(
-    call_id: int = 5001, version: int = 1, status: str = "calling"
-) -> dict[str, Any]:
-    return {
-        "call_id": call_id,
-        "status": status,
-        "call_type": "audio",
-        "biz_type": "single",
-        "conversation_id": 1001,
-        "channel_name": f"call_{call_id}_1001",
-        "app_id": "app",
-        "caller_user_id": 10001,
-        "callee_user_id": 20002,
-        "caller_uid": "10001",
-        "callee_uid": "20002",
-        "accepted_at": None,
-        "started_at": None,
-        "ended_at": None,
-        "end_reason": None,
-        "version": version,
-    }
-
-
-def _envelope(data: Any, code: int = 0, message: str = "success") -> dict[str, Any]:
-    return {"code": code, "message": message, "data": data}
-
-
-@pytest.fixture
-def state_payload() -> Callable[..., dict[str, Any]]:
-    """``state_payload(call_id, version, status)``: a state object shaped like the documented one."""
-    return _call_state_payload
-
-
-@pytest.fixture
-def envelope() -> Callable[..., dict[str, Any]]:
-    """``envelope(data, code=0, message="success")``: a response body."""
-    return _envelope
 
 
 @pytest.fixture
@@ -70,3 +32,18 @@ def mock_client() -> Callable[..., CallClient]:
         )
 
     return make
+
+
+@pytest.fixture
+async def watch() -> AsyncIterator[Callable[[PushStream], EventLog]]:
+    """``watch(stream)``: start ``stream`` and an ``EventLog`` on it; both stop after the test."""
+    streams: list[PushStream] = []
+
+    def start(stream: PushStream) -> EventLog:
+        streams.append(stream)
+        stream.start()
+        return EventLog(stream)
+
+    yield start
+    for stream in streams:
+        await stream.close()

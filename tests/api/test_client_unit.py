@@ -33,8 +33,9 @@ from softphone.api import (
     Unauthorized,
 )
 
+from .helpers import envelope, state_payload
+
 MakeClient = Callable[..., CallClient]
-Payload = Callable[..., dict[str, Any]]
 
 DOCUMENTED_ERRORS: list[tuple[int, str, type[ApiError]]] = [
     (40001, "参数错误: terminal_id: String should have at most 64 characters", InvalidParams),
@@ -62,7 +63,6 @@ def answer(status: int, body: Any) -> Callable[[httpx.Request], httpx.Response]:
 @pytest.mark.parametrize(("code", "message", "error_type"), DOCUMENTED_ERRORS)
 async def test_error_envelope_maps_by_code_whatever_the_http_status(
     mock_client: MakeClient,
-    envelope: Payload,
     code: int,
     message: str,
     error_type: type[ApiError],
@@ -76,7 +76,7 @@ async def test_error_envelope_maps_by_code_whatever_the_http_status(
 
 @pytest.mark.parametrize(("code", "expected_type"), [(41099, CallError), (42000, ApiError)])
 async def test_unknown_code_keeps_code_and_message(
-    mock_client: MakeClient, envelope: Payload, code: int, expected_type: type[ApiError]
+    mock_client: MakeClient, code: int, expected_type: type[ApiError]
 ) -> None:
     client = mock_client(answer(200, envelope(None, code, "新的错误")))
     with pytest.raises(expected_type) as raised:
@@ -86,7 +86,7 @@ async def test_unknown_code_keeps_code_and_message(
 
 
 async def test_code_zero_is_success_even_under_an_error_status(
-    mock_client: MakeClient, envelope: Payload, state_payload: Payload
+    mock_client: MakeClient
 ) -> None:
     client = mock_client(answer(500, envelope(state_payload(version=3))))
     assert (await client.call_state(5001)).version == 3
@@ -115,7 +115,7 @@ async def test_json_that_is_not_an_envelope_is_a_protocol_error(
 
 
 async def test_data_not_matching_the_model_is_a_protocol_error_naming_it(
-    mock_client: MakeClient, envelope: Payload, state_payload: Payload
+    mock_client: MakeClient
 ) -> None:
     client = mock_client(answer(200, envelope(state_payload() | {"version": "five"})))
     with pytest.raises(ProtocolError) as raised:
@@ -124,7 +124,7 @@ async def test_data_not_matching_the_model_is_a_protocol_error_naming_it(
 
 
 async def test_success_without_data_is_a_protocol_error(
-    mock_client: MakeClient, envelope: Payload
+    mock_client: MakeClient
 ) -> None:
     client = mock_client(answer(200, envelope(None)))
     with pytest.raises(ProtocolError):
@@ -132,7 +132,7 @@ async def test_success_without_data_is_a_protocol_error(
 
 
 async def test_unknown_fields_and_statuses_are_read_as_they_are(
-    mock_client: MakeClient, envelope: Payload, state_payload: Payload
+    mock_client: MakeClient
 ) -> None:
     payload = state_payload(status="on_hold") | {"end_reason": "moon_phase", "surprise": [1]}
     client = mock_client(answer(200, envelope(payload)))
@@ -189,8 +189,6 @@ TRANSPORT_FAILURES = [
 @pytest.mark.parametrize(("failure", "error_type"), TRANSPORT_FAILURES)
 async def test_reads_retry_transport_errors_then_succeed(
     mock_client: MakeClient,
-    envelope: Payload,
-    state_payload: Payload,
     failure: Exception,
     error_type: type[Exception],
 ) -> None:
@@ -203,7 +201,6 @@ async def test_reads_retry_transport_errors_then_succeed(
 @pytest.mark.parametrize(("failure", "error_type"), TRANSPORT_FAILURES)
 async def test_reads_give_up_after_the_retries(
     mock_client: MakeClient,
-    envelope: Payload,
     failure: Exception,
     error_type: type[Exception],
 ) -> None:
@@ -215,7 +212,7 @@ async def test_reads_give_up_after_the_retries(
 
 
 async def test_accept_retries_because_it_is_idempotent_for_this_terminal(
-    mock_client: MakeClient, envelope: Payload
+    mock_client: MakeClient
 ) -> None:
     accepted = {
         "call_id": 5001,
@@ -247,7 +244,6 @@ async def test_accept_retries_because_it_is_idempotent_for_this_terminal(
 @pytest.mark.parametrize(("failure", "error_type"), TRANSPORT_FAILURES)
 async def test_requests_that_change_a_call_never_retry(
     mock_client: MakeClient,
-    envelope: Payload,
     change: Callable[[CallClient], Any],
     failure: Exception,
     error_type: type[Exception],
@@ -259,7 +255,7 @@ async def test_requests_that_change_a_call_never_retry(
     assert len(server.requests) == 1
 
 
-async def test_api_errors_are_not_retried(mock_client: MakeClient, envelope: Payload) -> None:
+async def test_api_errors_are_not_retried(mock_client: MakeClient) -> None:
     server = FlakyServer(0, Exception("unused"), envelope(None, 41001, "通话不存在"))
     client = mock_client(server, retries=5)
     with pytest.raises(CallNotFound):
@@ -285,7 +281,7 @@ class RecordingServer:
 
 
 async def test_requests_carry_bearer_token_terminal_and_documented_defaults(
-    mock_client: MakeClient, envelope: Payload
+    mock_client: MakeClient
 ) -> None:
     server = RecordingServer(envelope({"call_id": 5001, "status": "ended", "version": 5}))
     client = mock_client(server)
@@ -311,7 +307,7 @@ async def test_requests_carry_bearer_token_terminal_and_documented_defaults(
 
 
 async def test_start_call_sends_every_documented_field(
-    mock_client: MakeClient, envelope: Payload
+    mock_client: MakeClient
 ) -> None:
     started = {
         "call_id": 5001,
@@ -344,7 +340,7 @@ async def test_start_call_sends_every_documented_field(
 
 
 async def test_history_pages_with_limit_and_before_id(
-    mock_client: MakeClient, envelope: Payload, state_payload: Payload
+    mock_client: MakeClient
 ) -> None:
     server = RecordingServer(envelope({"calls": [state_payload(call_id=7)]}))
     client = mock_client(server)
@@ -356,7 +352,7 @@ async def test_history_pages_with_limit_and_before_id(
 
 
 async def test_login_keeps_the_token_for_later_requests(
-    mock_client: MakeClient, envelope: Payload
+    mock_client: MakeClient
 ) -> None:
     server = RecordingServer(envelope({"token": "fresh", "user_id": 10001, "name": "alice"}))
     client = mock_client(server)
@@ -368,7 +364,7 @@ async def test_login_keeps_the_token_for_later_requests(
     assert server.requests[-1].headers["Authorization"] == "Bearer fresh"
 
 
-async def test_no_token_sends_no_authorization_header(envelope: Payload) -> None:
+async def test_no_token_sends_no_authorization_header() -> None:
     server = RecordingServer(envelope({"status": "ok"}))
     async with CallClient("http://sim.test", terminal_id="t", transport=httpx.MockTransport(server)) as client:
         assert (await client.health()).status == "ok"
