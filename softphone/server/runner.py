@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import platformdirs
@@ -89,4 +90,6 @@ def run_server(
             log_level="info",
         )
     )
-    asyncio.run(_serve(server, watch, idle_timeout))
+    # uvicorn re-raises the Ctrl-C it handled once it has shut down cleanly; that is not an error.
+    with suppress(KeyboardInterrupt):
+        asyncio.run(_serve(server, watch, idle_timeout))

@@ -1,0 +1,69 @@
+"""Fixtures every test package can use to talk to a real or an in-process simulator.
+
+Real process (``tests/support/server.py``; import as ``from support.server import ...``):
+
+- ``ServerProcess(db=":memory:", ring_timeout=30, port=None)``: ``python -m softphone serve`` on a free
+  loopback port. ``start()`` waits for ``/healthz`` (raises with the server log on failure) and returns
+  the process; ``kill()`` sends SIGKILL, ``stop()`` SIGINT and waits, ``restart()`` starts again on the
+  same port and database, ``log()`` is its output. Attributes: ``base_url``
+  (``"http://127.0.0.1:PORT"``), ``ws_url`` (``"ws://127.0.0.1:PORT/api/ws"``), ``port``, ``db_path``.
+- ``login(base_url, user) -> str``: a bearer token from ``POST /api/dev/login`` (sync httpx).
+- ``async wait_for(predicate, timeout=5.0)``: poll a sync or async predicate; ``TimeoutError`` if it
+  stays false.
+
+Fixtures:
+
+- ``live_server``: a started ``ServerProcess`` on a temporary database file, ring timeout 30 s.
+- ``server_factory(ring_timeout=30, db=None) -> ServerProcess``: start more, or with other settings
+  (``db=None`` means a fresh temporary file); all are killed at the end of the test.
+- ``support.inprocess``: ``running_app(config=None, clock=system_clock)``, an async context manager
+  for an app with its lifespan running, and ``client_for(app)``, the in-process client below.
+- ``asgi_app``: the FastAPI app on an in-memory database with its lifespan running (ring timers armed).
+- ``asgi_client``: an ``httpx.AsyncClient`` on ``asgi_app`` through ``httpx.ASGITransport``, base URL
+  ``http://simulator``; server errors come back as 500 envelopes instead of being raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from support.inprocess import client_for, running_app
+from support.server import ServerProcess
+
+ServerFactory = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
+    started: list[ServerProcess] = []
+
+    def start(ring_timeout: int = 30, db: str | Path | None = None) -> ServerProcess:
+        server = ServerProcess(db=db or tmp_path / f"simulator-{len(started)}.db", ring_timeout=ring_timeout)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def live_server(server_factory: ServerFactory) -> ServerProcess:
+    return server_factory()
+
+
+@pytest.fixture
+async def asgi_app() -> AsyncIterator[FastAPI]:
+    async with running_app() as app:
+        yield app
+
+
+@pytest.fixture
+async def asgi_client(asgi_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(asgi_app) as client:
+        yield client

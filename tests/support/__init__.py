@@ -1,0 +1,1 @@
+"""Helpers shared by every test package: the simulator as a real process, and polling."""
