@@ -254,10 +254,11 @@ class PushStream:
             close = closed.rcvd
             if close is None:
                 return "connection lost without a close frame"
+            # The reason carries no message worth more than the documented one.
             if close.code == CLOSE_UNAUTHORIZED:
-                self._emit(StreamError(Unauthorized(close.reason or None)))
+                self._emit(StreamError(Unauthorized()))
             elif close.code == CLOSE_INVALID_PARAMS:
-                self._emit(StreamError(InvalidParams(close.reason or None)))
+                self._emit(StreamError(InvalidParams()))
             return f"connection closed ({close.code} {close.reason})".rstrip()
         except _ConnectionDead as dead:
             return str(dead)

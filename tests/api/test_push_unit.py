@@ -316,7 +316,7 @@ async def test_close_code_4401_is_unauthorized_and_the_stream_retries(
     watch: Watch,
 ) -> None:
     async def session(connection: ServerConnection) -> None:
-        await connection.close(4401, "未登录或令牌无效")
+        await connection.close(4401, "40101")
 
     server = await push_server(session)
     stream = PushStream(mock_client(ScriptedHttp({}), base_url=server.base_url), **FAST)
