@@ -71,8 +71,9 @@ RequestT = TypeVar("RequestT", bound=BaseModel)
 def describe(errors: Sequence[Any]) -> str:
     """``<field>: <why>`` for the first pydantic error, as the 40001 message wants."""
     first = errors[0]
-    field = ".".join(str(part) for part in first["loc"] if part not in ("body", "path", "query"))
-    return f"{field or 'body'}: {first['msg']}"
+    # Request models are flat: the field is the first location part; later parts name union members.
+    fields = [str(part) for part in first["loc"] if part not in ("body", "path", "query")]
+    return f"{fields[0] if fields else 'body'}: {first['msg']}"
 
 
 async def read_body(request: Request, model: type[RequestT]) -> RequestT:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from support.server import ServerProcess
 
 CALLER_TERMINAL = "caller-term"
 CALLEE_TERMINAL = "callee-term"
-ALICE, BOB, CAROL = 10001, 20002, 30003
+ALICE, BOB, CAROL, DAVE = 10001, 20002, 30003, 40004
 
 
 @dataclass
@@ -63,6 +63,16 @@ class Api:
         return await self.get(f"/api/calls/{call_id}/state", token)
 
 
+async def end_live_calls(api: Api) -> None:
+    tokens = {user: await api.login(user) for user in (ALICE, BOB, CAROL, DAVE)}
+    for token in tokens.values():
+        for call in (await api.get("/api/calls/active", token))["data"]["calls"]:
+            if call["status"] == "calling":
+                await api.act(call["call_id"], "cancel", tokens[call["caller_user_id"]], CALLER_TERMINAL)
+            else:
+                await api.act(call["call_id"], "hangup", token, "cleanup")
+
+
 def envelope(response: httpx.Response) -> dict[str, Any]:
     """The body, checked to be exactly the envelope; the status must match the code family."""
     body: dict[str, Any] = response.json()
@@ -86,12 +96,22 @@ class Parties:
     carol: str
 
 
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One process for every ``api[http]`` test: starting one per test would dominate the suite."""
+    server = ServerProcess(db=tmp_path_factory.mktemp("shared") / "simulator.db").start()
+    yield server
+    server.close()
+
+
 @pytest.fixture(params=["http", "asgi"])
 async def api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
+    """On the shared server every call a test leaves live is ended afterwards, so no one stays busy."""
     if request.param == "http":
-        server: ServerProcess = request.getfixturevalue("live_server")
+        server: ServerProcess = request.getfixturevalue("shared_server")
         async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
             yield Api(client)
+            await end_live_calls(Api(client))
     else:
         async with running_app() as app, client_for(app) as client:
             yield Api(client)
