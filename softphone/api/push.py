@@ -134,6 +134,7 @@ class PushStream:
         self._queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        self._closed = False
         self._pushed_before = False
         self._session_connected = False
         self._poll_active = True
@@ -177,11 +178,13 @@ class PushStream:
         await self.close()
 
     def start(self) -> None:
-        if self._task is None:
+        """Begin connecting (``events()`` and ``async with`` call this); once only."""
+        if self._task is None and not self._closed:
             self._task = asyncio.create_task(self._main(), name="softphone-push-stream")
 
     async def close(self) -> None:
         """Stop; ``events()`` ends after a final ``ConnectionChanged("closed", ...)``."""
+        self._closed = True
         if self._task is None or self._task.done():
             return
         self._task.cancel()
@@ -192,8 +195,12 @@ class PushStream:
 
     async def events(self) -> AsyncIterator[StreamEvent]:
         """Every event in order, until the stream is closed; re-raises a bug that stopped it."""
+        self.start()
+        if self._task is None:
+            return
         while (event := await self._queue.get()) is not None:
             yield event
+        self._queue.put_nowait(None)  # a later events() call ends at once too
         if self._failure is not None:
             raise self._failure
 
@@ -303,19 +310,16 @@ class PushStream:
         """Hello, resync, then frames until the socket closes or stops answering pings."""
         async with asyncio.timeout(self.open_timeout):
             first = self._parse(await websocket.recv())
+        self._pushed_before = self._session_connected = True
+        hello = first if isinstance(first, HelloFrame) else None
+        as_user = f" as user {hello.data.user_id}" if hello else ""
+        self._emit(ConnectionChanged("connected", f"{self.ws_url}{as_user}"))
         covered: set[int] = set()
-        if isinstance(first, HelloFrame):
-            self._pushed_before = self._session_connected = True
-            self._emit(
-                ConnectionChanged(
-                    "connected", f"{self.ws_url} as user {first.data.user_id}"
-                )
-            )
-            for state in first.data.calls:
-                covered.add(state.call_id)
-                self._emit(Snapshot(state, "hello"))
+        for state in hello.data.calls if hello else []:
+            covered.add(state.call_id)
+            self._emit(Snapshot(state, "hello"))
         await self._resync(skip=covered)
-        if first is not None and not isinstance(first, HelloFrame):
+        if first is not None and hello is None:
             await self._handle(websocket, first)
 
         loop = asyncio.get_running_loop()

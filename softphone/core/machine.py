@@ -7,7 +7,8 @@ decides which one is the truth:
 - newer by one       → applied;
 - newer by more      → applied, marked as a gap, and the machine asks for a resync;
 - same version       → a duplicate; it may only fill in fields we lacked (a partial response
-                       followed by a full state of the same version);
+                       followed by a full state of the same version), and a full state also
+                       corrects what a partial answer of that version got wrong;
 - older              → stale, ignored.
 """
 
@@ -56,6 +57,7 @@ class Outcome(StrEnum):
 
 _TERMINAL = {status.value for status in (CallStatus.REJECTED, CallStatus.CANCELLED, CallStatus.ENDED)}
 _IN_PROGRESS = {CallStatus.ACCEPTED.value, CallStatus.ONGOING.value}
+_KNOWN_REASONS = {reason.value for reason in EndReason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,7 @@ class CallMachine:
         self.media_stage: str | None = None
         self.network_quality: str | None = None
         self._first_seen_at: datetime | None = None
+        self._over_seen_at: datetime | None = None
 
     # ------------------------------------------------------------------ applying what we learn
 
@@ -151,38 +154,57 @@ class CallMachine:
             return Outcome.STALE
         if incoming == current:
             self._fill_missing(snapshot)
+            self._note_over(at)
             self._note(at, source, snapshot, Marker.DUPLICATE, "already applied")
             return Outcome.DUPLICATE
         gap = current > 0 and incoming > current + 1
-        self._replace_facts(snapshot)
+        detail = self._replace_facts(snapshot)
+        self._note_over(at)
         if gap:
             self.needs_resync = True
             self._note(at, source, snapshot, Marker.GAP, f"missed v{current + 1}..v{incoming - 1}")
             return Outcome.GAP
-        self._note(at, source, snapshot, None, "")
+        self._note(at, source, snapshot, None, detail)
         return Outcome.APPLIED
 
-    def _replace_facts(self, snapshot: Snapshot) -> None:
+    def _replace_facts(self, snapshot: Snapshot) -> str:
+        """Take a newer snapshot's fields; returns a note for the timeline when it left us unsure."""
         stated = _facts_from(snapshot)
+        detail = ""
         if isinstance(snapshot, AcceptData) and self.facts.status in _IN_PROGRESS | _TERMINAL:
-            # A repeated accept answers "accepted" with the current version even once ongoing.
+            # A repeated accept answers "accepted" with the current version even once ongoing, so at
+            # a newer version it cannot tell accepted from ongoing: keep ours and ask for the state.
             stated.pop("status")
+            self.needs_resync = True
+            detail = "repeated accept: status unknown, resync"
         if isinstance(snapshot, CallState):
             self.needs_resync = False
         self.facts = dataclasses.replace(self.facts, **stated)
+        return detail
 
     def _fill_missing(self, snapshot: Snapshot) -> None:
-        """Same version means same server state, so a fuller snapshot may complete a partial one."""
+        """Same version means same server state, so a fuller snapshot may complete a partial one.
+
+        The full state object is the server's own record at that version, so it also corrects what a
+        partial answer of the same version got wrong (a repeated accept's "accepted" once ongoing).
+        """
         stated = _facts_from(snapshot)
-        missing = {
+        authoritative = isinstance(snapshot, CallState)
+        update = {
             name: value
             for name, value in stated.items()
-            if getattr(self.facts, name) is None and value is not None
+            if value is not None
+            and (getattr(self.facts, name) is None or (authoritative and getattr(self.facts, name) != value))
         }
-        if missing:
-            self.facts = dataclasses.replace(self.facts, **missing)
-        if isinstance(snapshot, CallState):
+        if update:
+            self.facts = dataclasses.replace(self.facts, **update)
+        if authoritative:
             self.needs_resync = False
+
+    def _note_over(self, at: datetime) -> None:
+        """Remember when we learned the call was over, to stop its clock when ``ended_at`` is unknown."""
+        if self._over_seen_at is None and self.is_over:
+            self._over_seen_at = at
 
     def _take_rtc(self, snapshot: Snapshot) -> None:
         if isinstance(snapshot, StartCallData):
@@ -314,7 +336,10 @@ class CallMachine:
         """Talk time from ``started_at`` to ``ended_at`` (or now, while the call goes on)."""
         if self.facts.started_at is None:
             return None
-        end = self.facts.ended_at if self.is_over and self.facts.ended_at else now
+        end = now
+        if self.is_over:
+            # A reject/cancel/hangup answer has no ended_at, and an over call is no longer polled.
+            end = self.facts.ended_at or self._over_seen_at or now
         return max(end - self.facts.started_at, timedelta(0))
 
     def headline(self) -> str:
@@ -346,14 +371,18 @@ class CallMachine:
             return "No answer: the call rang out"
         if reason == EndReason.CALLEE_BUSY:
             return f"{self.peer_name} is busy" if self.role is Role.CALLER else "Declined: busy"
+        # A reject or cancel may carry any reason; one we have no words for is shown as it is.
+        unknown = f" ({reason})" if reason and reason not in _KNOWN_REASONS else ""
         if status == CallStatus.REJECTED or reason == EndReason.USER_REJECT:
             if self.role is Role.CALLER:
-                return f"{self.peer_name} declined the call"
-            return "You declined the call" if self.ended_by_me else "Declined on another terminal"
+                return f"{self.peer_name} declined the call{unknown}"
+            words = "You declined the call" if self.ended_by_me else "Declined on another terminal"
+            return words + unknown
         if status == CallStatus.CANCELLED or reason == EndReason.CALLER_CANCEL:
             if self.role is Role.CALLEE:
-                return f"{self.peer_name} cancelled the call"
-            return "You cancelled the call" if self.ended_by_me else "Cancelled on another terminal"
+                return f"{self.peer_name} cancelled the call{unknown}"
+            words = "You cancelled the call" if self.ended_by_me else "Cancelled on another terminal"
+            return words + unknown
         if reason == EndReason.LOCAL_HANGUP:
             return "You hung up" if self.ended_by_me else f"{self.peer_name} hung up"
         if reason:

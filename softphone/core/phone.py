@@ -83,8 +83,9 @@ class Phone:
         return None
 
     def ringing_calls(self) -> list[CallMachine]:
-        """Incoming calls still ringing, oldest first."""
-        return [m for m in self.calls.values() if m.role is Role.CALLEE and m.is_ringing]
+        """Incoming calls still ringing, oldest first (by call id, as ``history``; not the order learned)."""
+        ringing = [m for m in self.calls.values() if m.role is Role.CALLEE and m.is_ringing]
+        return sorted(ringing, key=lambda m: m.call_id)
 
     def busy_rejections(self) -> list[CallMachine]:
         """Incoming calls to reject with ``callee_busy`` because this terminal is already in a call."""

@@ -90,8 +90,16 @@ class FakePushServer(Observed):
                 await connection.send('{"type": "pong"}')
 
 
+StartPushServer = Callable[[Session], Awaitable[FakePushServer]]
+
+
+async def no_session(connection: ServerConnection) -> None:
+    """For servers that refuse every handshake: never runs."""
+    raise AssertionError("the handshake was to be refused")
+
+
 @pytest.fixture
-async def push_server() -> AsyncIterator[Callable[[Session], Awaitable[FakePushServer]]]:
+async def push_server() -> AsyncIterator[StartPushServer]:
     servers: list[FakePushServer] = []
 
     async def start(session: Session) -> FakePushServer:
@@ -139,7 +147,7 @@ def free_port() -> int:
 
 
 async def test_hello_then_resync_then_pushes_errors_and_pings(
-    push_server: Callable[[Session], Awaitable[FakePushServer]],
+    push_server: StartPushServer,
     mock_client: MakeClient,
     watch: Watch,
 ) -> None:
@@ -177,8 +185,28 @@ async def test_hello_then_resync_then_pushes_errors_and_pings(
     assert handshake.headers["Authorization"] == "Bearer tok-a"
 
 
+async def test_a_server_without_hello_still_gets_resync_and_pushes(
+    push_server: StartPushServer,
+    mock_client: MakeClient,
+    watch: Watch,
+) -> None:
+    async def session(connection: ServerConnection) -> None:
+        await connection.send(updated(1, state_payload(call_id=5, version=3)))
+        await server.answer_pings(connection)
+
+    server = await push_server(session)
+    http = ScriptedHttp({"/api/calls/5/state": envelope(state_payload(call_id=5, version=2))})
+    stream = PushStream(mock_client(http, base_url=server.base_url), **FAST)
+    stream.track(5)
+    log = watch(stream)
+
+    await log.until(lambda: len(log.snapshots()) == 2)
+    assert log.connection_states() == ["connecting", "connected"]
+    assert log.snapshots() == [(5, 2, "resync"), (5, 3, "push")]
+
+
 async def test_answered_pings_keep_one_connection(
-    push_server: Callable[[Session], Awaitable[FakePushServer]],
+    push_server: StartPushServer,
     mock_client: MakeClient,
     watch: Watch,
 ) -> None:
@@ -195,7 +223,7 @@ async def test_answered_pings_keep_one_connection(
 
 
 async def test_missing_pongs_count_as_a_dead_connection_and_reconnect(
-    push_server: Callable[[Session], Awaitable[FakePushServer]],
+    push_server: StartPushServer,
     mock_client: MakeClient,
     watch: Watch,
 ) -> None:
@@ -216,7 +244,7 @@ async def test_missing_pongs_count_as_a_dead_connection_and_reconnect(
 
 
 async def test_closed_connection_reconnects_with_backoff_and_resyncs(
-    push_server: Callable[[Session], Awaitable[FakePushServer]],
+    push_server: StartPushServer,
     mock_client: MakeClient,
     watch: Watch,
 ) -> None:
@@ -249,12 +277,12 @@ async def test_closed_connection_reconnects_with_backoff_and_resyncs(
 
 @pytest.mark.parametrize("status", [404, 405])
 async def test_auto_mode_polls_a_server_without_push_channel(
-    push_server: Callable[[Session], Awaitable[FakePushServer]],
+    push_server: StartPushServer,
     mock_client: MakeClient,
     watch: Watch,
     status: int,
 ) -> None:
-    server = await push_server(FakePushServer.answer_pings)
+    server = await push_server(no_session)
     server.refuse_with = (status, "Not Found")
     http = ScriptedHttp(
         {
@@ -278,15 +306,13 @@ async def test_auto_mode_polls_a_server_without_push_channel(
 
 
 async def test_push_mode_keeps_trying_the_push_channel(
-    push_server: Callable[[Session], Awaitable[FakePushServer]],
+    push_server: StartPushServer,
     mock_client: MakeClient,
     watch: Watch,
 ) -> None:
-    server = await push_server(FakePushServer.answer_pings)
+    server = await push_server(no_session)
     server.refuse_with = (404, '{"code": 40401, "message": "接口不存在", "data": null}')
-    stream = PushStream(
-        mock_client(ScriptedHttp({}), base_url=server.base_url), mode="push", **FAST
-    )
+    stream = PushStream(mock_client(ScriptedHttp({}), base_url=server.base_url), mode="push", **FAST)
     log = watch(stream)
 
     await server.until(lambda: len(server.requests) >= 3)
@@ -295,11 +321,11 @@ async def test_push_mode_keeps_trying_the_push_channel(
 
 
 async def test_refused_handshake_shows_the_servers_error(
-    push_server: Callable[[Session], Awaitable[FakePushServer]],
+    push_server: StartPushServer,
     mock_client: MakeClient,
     watch: Watch,
 ) -> None:
-    server = await push_server(FakePushServer.answer_pings)
+    server = await push_server(no_session)
     server.refuse_with = (401, '{"code": 40101, "message": "未登录或令牌无效", "data": null}')
     stream = PushStream(mock_client(ScriptedHttp({}), base_url=server.base_url), **FAST)
     log = watch(stream)
@@ -311,7 +337,7 @@ async def test_refused_handshake_shows_the_servers_error(
 
 
 async def test_close_code_4401_is_unauthorized_and_the_stream_retries(
-    push_server: Callable[[Session], Awaitable[FakePushServer]],
+    push_server: StartPushServer,
     mock_client: MakeClient,
     watch: Watch,
 ) -> None:
@@ -402,3 +428,20 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
         assert max(delays) - min(delays) > ceiling / 4, "jitter spreads the delays"
     with pytest.raises(ValueError):
         Backoff(jitter=2)
+
+
+async def test_the_documented_usage_starts_and_stops_with_the_block(mock_client: MakeClient) -> None:
+    async with PushStream(mock_client(ScriptedHttp({})), mode="poll", **FAST) as stream:
+        async for event in stream.events():
+            assert event == ConnectionChanged("polling", "configured to poll; polling every 0.02s")
+            break
+    assert [event async for event in stream.events()] == [
+        ConnectionChanged("closed", "closed by the caller")
+    ]
+    assert [event async for event in stream.events()] == [], "ended for good"
+
+
+async def test_a_stream_closed_before_it_started_has_no_events(mock_client: MakeClient) -> None:
+    stream = PushStream(mock_client(ScriptedHttp({})), mode="poll", **FAST)
+    await stream.close()
+    assert [event async for event in stream.events()] == []
