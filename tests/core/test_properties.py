@@ -30,6 +30,7 @@ from .snapshots import (
     SIBLING_TERMINAL,
     T0,
     accept,
+    start,
     state,
 )
 
@@ -67,19 +68,7 @@ class ServerCall:
     deliveries: list[Delivery] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        response = StartCallData(
-            call_id=CALL_ID,
-            conversation_id=1001,
-            call_type="audio",
-            biz_type="single",
-            status="calling",
-            timeout_seconds=TIMEOUT,
-            version=1,
-            channel_name=f"call_{CALL_ID}_1001",
-            app_id="app-demo",
-            caller_uid=str(CALLER),
-            rtc_token="caller-token",
-        )
+        response = start(timeout_seconds=TIMEOUT)
         self._publish()
         self.deliveries.insert(0, Delivery(response, Source.RESPONSE, CALLER_TERMINAL))
 
