@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,14 +105,25 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     server.close()
 
 
+@asynccontextmanager
+async def api_on(server: ServerProcess) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
+        yield Api(client)
+        await end_live_calls(Api(client))
+
+
+@pytest.fixture
+async def http_api(shared_server: ServerProcess) -> AsyncIterator[Api]:
+    async with api_on(shared_server) as shared:
+        yield shared
+
+
 @pytest.fixture(params=["http", "asgi"])
 async def api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
     """On the shared server every call a test leaves live is ended afterwards, so no one stays busy."""
     if request.param == "http":
-        server: ServerProcess = request.getfixturevalue("shared_server")
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
-            yield Api(client)
-            await end_live_calls(Api(client))
+        async with api_on(request.getfixturevalue("shared_server")) as shared:
+            yield shared
     else:
         async with running_app() as app, client_for(app) as client:
             yield Api(client)
