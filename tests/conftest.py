@@ -25,7 +25,7 @@ Fixtures:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -33,9 +33,7 @@ import pytest
 from fastapi import FastAPI
 
 from support.inprocess import client_for, running_app
-from support.server import ServerProcess
-
-ServerFactory = Callable[..., ServerProcess]
+from support.server import ServerFactory, ServerProcess
 
 
 @pytest.fixture

@@ -103,6 +103,10 @@ class ServerProcess:
         self._process = None
 
 
+ServerFactory = Callable[..., ServerProcess]
+"""``server_factory(ring_timeout=30, db=None) -> ServerProcess``, started."""
+
+
 def login(base_url: str, user: str | int) -> str:
     """A bearer token for ``user`` (name or id) from the simulator's dev login."""
     response = httpx.post(f"{base_url}/api/dev/login", json={"user": user}, timeout=5)

@@ -1,0 +1,104 @@
+"""What only a real process shows: concurrent accepts, ring timers, and surviving SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from support.server import ServerFactory, login, wait_for
+
+from .conftest import BOB, CALLEE_TERMINAL, CALLER_TERMINAL, Api
+
+ROUNDS = 25
+BOB_TERMINALS = 6
+
+
+async def test_of_concurrent_accepts_exactly_one_wins_every_round(http_api: Api) -> None:
+    alice, bob = await http_api.login("alice"), await http_api.login("bob")
+    limits = httpx.Limits(max_connections=BOB_TERMINALS)
+    async with httpx.AsyncClient(base_url=str(http_api.client.base_url), limits=limits, timeout=10) as client:
+        racer = Api(client)
+        for _ in range(ROUNDS):
+            call_id = (await http_api.start(alice, BOB))["data"]["call_id"]
+            answers = await asyncio.gather(
+                *(racer.act(call_id, "accept", bob, f"bob-{n}") for n in range(BOB_TERMINALS))
+            )
+            assert Counter(answer["code"] for answer in answers) == {0: 1, 41006: BOB_TERMINALS - 1}
+            winner = next(n for n, answer in enumerate(answers) if answer["code"] == 0)
+            state = (await http_api.state(call_id, alice))["data"]
+            assert (state["status"], state["version"], state["accepted_terminal_id"]) == ("accepted", 2, f"bob-{winner}")
+            await http_api.act(call_id, "hangup", alice, CALLER_TERMINAL)
+
+
+async def test_an_accept_racing_a_cancel_either_wins_or_gets_41007(http_api: Api) -> None:
+    alice, bob = await http_api.login("alice"), await http_api.login("bob")
+    for _ in range(ROUNDS):
+        call_id = (await http_api.start(alice, BOB))["data"]["call_id"]
+        accept, cancel = await asyncio.gather(
+            http_api.act(call_id, "accept", bob, CALLEE_TERMINAL), http_api.act(call_id, "cancel", alice, CALLER_TERMINAL)
+        )
+        assert (accept["code"], cancel["code"]) in {(0, 41002), (41007, 0)}
+        await http_api.act(call_id, "hangup", alice, CALLER_TERMINAL)
+
+
+async def test_an_unanswered_call_ends_after_the_ring_timeout(server_factory: ServerFactory) -> None:
+    server = server_factory(ring_timeout=1)
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        api = Api(client)
+        alice, bob, carol = [await api.login(name) for name in ("alice", "bob", "carol")]
+        started = (await api.start(alice, BOB))["data"]
+        assert started["timeout_seconds"] == 1
+
+        # An answered call is not ended by its ring timer...
+        answered = (await api.start(carol, 40004))["data"]["call_id"]
+        await api.act(answered, "accept", await api.login("dave"), CALLEE_TERMINAL)
+
+        async def ended() -> bool:
+            return (await api.state(started["call_id"], alice))["data"]["status"] == "ended"
+
+        await wait_for(ended, timeout=5)
+        state = (await api.state(started["call_id"], alice))["data"]
+        assert (state["end_reason"], state["version"]) == ("no_answer_timeout", 2)
+        assert state["ended_at"] is not None
+        assert (await api.act(started["call_id"], "accept", bob, CALLEE_TERMINAL))["code"] == 41007
+        # ...whose deadline passed before the one that just fired (it was armed after it).
+        assert (await api.state(answered, carol))["data"]["status"] == "accepted"
+
+
+async def test_state_and_tokens_survive_sigkill(server_factory: ServerFactory) -> None:
+    server = server_factory()
+    alice, bob = login(server.base_url, "alice"), login(server.base_url, "bob")
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        api = Api(client)
+        call_id = (await api.start(alice, BOB))["data"]["call_id"]
+        await api.act(call_id, "accept", bob, CALLEE_TERMINAL)
+        await api.act(call_id, "media-state", bob, CALLEE_TERMINAL, stage="joined", network_quality="good")
+        before = (await api.state(call_id, alice))["data"]
+
+        server.kill()
+        server.start()
+
+        assert (await api.state(call_id, bob))["data"] == before, "old tokens work and nothing was lost"
+        repeat = await api.act(call_id, "media-state", bob, CALLEE_TERMINAL, stage="joined", network_quality="good")
+        assert repeat["data"]["version"] == before["version"], "the last media report survived too"
+        assert (await api.act(call_id, "accept", bob, "another"))["code"] == 41006
+        assert (await api.act(call_id, "hangup", alice, CALLER_TERMINAL))["data"]["version"] == before["version"] + 1
+        assert (await api.start(alice, BOB))["data"]["call_id"] > call_id
+
+
+async def test_a_ring_timeout_that_passed_while_down_is_applied_at_start_up(server_factory: ServerFactory) -> None:
+    server = server_factory(ring_timeout=1)
+    alice = login(server.base_url, "alice")
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        api = Api(client)
+        started = await api.start(alice, BOB)
+        call_id = started["data"]["call_id"]
+        server.kill()
+        deadline = datetime.now(UTC) + timedelta(seconds=started["data"]["timeout_seconds"] + 1)
+        await wait_for(lambda: datetime.now(UTC) > deadline, timeout=5)
+        server.start()
+        state = (await api.state(call_id, alice))["data"]
+        assert (state["status"], state["end_reason"], state["version"]) == ("ended", "no_answer_timeout", 2)
