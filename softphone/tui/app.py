@@ -212,8 +212,8 @@ class SoftphoneApp(App[None]):
 
     async def on_phone_changed(self, _: PhoneChanged) -> None:
         session = self.session
-        if session is None:
-            return
+        if session is None or not self.screen_stack:
+            return  # not signed in yet, or shutting down
         view = choose_view(session.phone, self._shown, self._dismissed)
         if getattr(self.screen, "view", None) != view:
             await self._show(view)
@@ -243,7 +243,7 @@ class SoftphoneApp(App[None]):
 
     def _refresh_all(self) -> None:
         for screen in self.screen_stack:
-            if isinstance(screen, PhoneScreen | IncomingScreen) and screen.is_mounted:
+            if isinstance(screen, PhoneScreen | IncomingScreen) and screen.ready:
                 screen.refresh_view()
 
     def watch_show_sidebar(self) -> None:

@@ -27,13 +27,17 @@ class PhoneScreen(Screen[None]):
     """
 
     view: View
+    # Set once composed: the app refreshes every screen on the stack, some still being built.
+    ready = False
 
     def compose(self) -> ComposeResult:
-        yield StatusLine(id="status")
+        self.status_line = StatusLine(id="status")
+        self.sidebar = TimelineSidebar(id="sidebar")
+        yield self.status_line
         with Horizontal(id="body"):
             with Vertical(id="main"):
                 yield from self.compose_main()
-            yield TimelineSidebar(id="sidebar")
+            yield self.sidebar
         yield Footer()
 
     def compose_main(self) -> ComposeResult:
@@ -46,6 +50,7 @@ class PhoneScreen(Screen[None]):
         return cast(SoftphoneApp, self.app)
 
     def on_mount(self) -> None:
+        self.ready = True
         self.refresh_view()
 
     def on_screen_resume(self) -> None:
@@ -53,9 +58,9 @@ class PhoneScreen(Screen[None]):
 
     def refresh_view(self) -> None:
         app = self.phone_app
-        sidebar = self.query_one(TimelineSidebar)
+        sidebar = self.sidebar
         sidebar.display = app.show_sidebar
-        self.query_one(StatusLine).show(*app.status_parts())
+        self.status_line.show(*app.status_parts())
         session = app.session
         if session is None:
             sidebar.show(None)

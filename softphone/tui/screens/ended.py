@@ -19,15 +19,17 @@ class EndedScreen(CallScreen):
     ]
 
     def compose_main(self) -> ComposeResult:
-        yield Static(id="headline", classes="headline")
-        yield Static(id="details", classes="subline")
+        self.headline = Static(id="headline", classes="headline")
+        self.details = Static(id="details", classes="subline")
+        yield self.headline
+        yield self.details
         yield Button("Back home  (enter)", id="home")
 
     def render_main(self, session: Session) -> None:
         machine = self.machine(session)
         if machine is None:
             return
-        self.query_one("#headline", Static).update(Text(machine.headline(), style="bold"))
+        self.headline.update(Text(machine.headline(), style="bold"))
         facts = machine.facts
         lines = [f"{facts.call_type or 'audio'} call with {machine.peer_name} · call {facts.call_id}"]
         if facts.status is not None:
@@ -35,7 +37,7 @@ class EndedScreen(CallScreen):
             lines.append(f"status {facts.status}{reason} · v{facts.version}")
         duration = machine.duration(self.phone_app.clock())
         lines.append(f"talk time {clock_text(duration)}" if duration is not None else "never connected")
-        self.query_one("#details", Static).update("\n".join(lines))
+        self.details.update("\n".join(lines))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

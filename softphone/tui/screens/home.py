@@ -28,12 +28,14 @@ class HomeScreen(PhoneScreen):
 
     def compose_main(self) -> ComposeResult:
         yield Static("Contacts", classes="section-title")
-        yield OptionList(id="contacts")
+        self.contacts = OptionList(id="contacts")
+        self.recent = Static(id="recent")
+        yield self.contacts
         yield Static("Recent calls", classes="section-title")
-        yield Static(id="recent")
+        yield self.recent
 
     def render_main(self, session: Session) -> None:
-        contacts = self.query_one("#contacts", OptionList)
+        contacts = self.contacts
         wanted = [c for c in session.contacts if c.user_id != session.identity.user_id]
         if [option.id for option in contacts.options] != [str(c.user_id) for c in wanted]:
             highlighted = contacts.highlighted
@@ -42,7 +44,7 @@ class HomeScreen(PhoneScreen):
                 for c in wanted
             )
             contacts.highlighted = highlighted if highlighted is not None else (0 if wanted else None)
-        self.query_one("#recent", Static).update(self._recent(session))
+        self.recent.update(self._recent(session))
 
     def _recent(self, session: Session) -> Text:
         calls = session.phone.history()[:RECENT_CALLS_SHOWN]
@@ -66,7 +68,7 @@ class HomeScreen(PhoneScreen):
         self.action_dial(CallType.AUDIO.value)
 
     def action_dial(self, call_type: str) -> None:
-        contacts = self.query_one("#contacts", OptionList)
+        contacts = self.contacts
         if contacts.highlighted is None:
             self.notify("No contact to call.", severity="warning")
             return

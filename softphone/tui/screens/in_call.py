@@ -34,9 +34,12 @@ class InCallScreen(CallScreen):
     ]
 
     def compose_main(self) -> ComposeResult:
-        yield Static(id="headline", classes="headline")
-        yield Static(id="timer", classes="timer")
-        yield MediaPanel(id="media")
+        self.headline = Static(id="headline", classes="headline")
+        self.timer = Static(id="timer", classes="timer")
+        self.media = MediaPanel(id="media")
+        yield self.headline
+        yield self.timer
+        yield self.media
         with Horizontal(id="call-buttons"):
             yield Button("Hang up  (h)", id="hangup", variant="error")
             yield Button("Stage  (m)", id="stage")
@@ -47,14 +50,14 @@ class InCallScreen(CallScreen):
         if machine is None:
             return
         now = self.phone_app.clock()
-        self.query_one("#headline", Static).update(
+        self.headline.update(
             Text.assemble((machine.headline(), "bold"), f"  ·  {machine.facts.call_type or ''} call")
         )
         duration = machine.duration(now)
-        self.query_one("#timer", Static).update(
+        self.timer.update(
             clock_text(duration) if duration is not None else "--:--"
         )
-        self.query_one(MediaPanel).show(machine, now)
+        self.media.show(machine, now)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

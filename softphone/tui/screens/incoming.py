@@ -26,6 +26,7 @@ class IncomingScreen(ModalScreen[None]):
     def __init__(self, view: View) -> None:
         super().__init__()
         self.view = view
+        self.ready = False
 
     @property
     def call_id(self) -> int:
@@ -40,14 +41,17 @@ class IncomingScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="incoming-dialog"):
-            yield Static(id="headline", classes="headline")
-            yield Static(id="countdown", classes="subline")
+            self.headline = Static(id="headline", classes="headline")
+            self.countdown = Static(id="countdown", classes="subline")
+            yield self.headline
+            yield self.countdown
             with Horizontal(id="incoming-buttons"):
                 yield Button("Accept  (a)", id="accept", variant="success")
                 yield Button("Reject  (r)", id="reject", variant="error")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.ready = True
         self.refresh_view()
 
     def refresh_view(self) -> None:
@@ -56,14 +60,14 @@ class IncomingScreen(ModalScreen[None]):
         if machine is None:
             return
         kind = machine.facts.call_type or "audio"
-        self.query_one("#headline", Static).update(
+        self.headline.update(
             Text.assemble(f"Incoming {kind} call from ", (machine.peer_name, "bold"))
         )
         remaining = machine.ring_remaining(self.phone_app.clock())
         line = f"call {machine.call_id}"
         if remaining is not None:
             line += f" · {int(remaining.total_seconds())}s to answer"
-        self.query_one("#countdown", Static).update(line)
+        self.countdown.update(line)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

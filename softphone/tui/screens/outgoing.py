@@ -19,9 +19,12 @@ class OutgoingScreen(CallScreen):
     ]
 
     def compose_main(self) -> ComposeResult:
-        yield Static(id="headline", classes="headline")
-        yield Static(id="countdown", classes="subline")
-        yield MediaPanel(id="media")
+        self.headline = Static(id="headline", classes="headline")
+        self.countdown = Static(id="countdown", classes="subline")
+        self.media = MediaPanel(id="media")
+        yield self.headline
+        yield self.countdown
+        yield self.media
         yield Button("Cancel  (c)", id="cancel", variant="error")
 
     def render_main(self, session: Session) -> None:
@@ -29,12 +32,12 @@ class OutgoingScreen(CallScreen):
         if machine is None:
             return
         now = self.phone_app.clock()
-        self.query_one("#headline", Static).update(Text(machine.headline(), style="bold"))
+        self.headline.update(Text(machine.headline(), style="bold"))
         remaining = machine.ring_remaining(now)
         kind = f"{machine.facts.call_type or 'audio'} call"
         ring = f" · rings for {int(remaining.total_seconds())}s more" if remaining is not None else ""
-        self.query_one("#countdown", Static).update(f"{kind}{ring}")
-        self.query_one(MediaPanel).show(machine, now)
+        self.countdown.update(f"{kind}{ring}")
+        self.media.show(machine, now)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -34,9 +34,13 @@ def render_entry(entry: TimelineEntry) -> Text:
     line.append(f"v{entry.version} " if entry.version else "   ", style="bold")
     line.append(entry.status or "", style=_status_style(entry.status))
     line.append(f" {_SOURCE_SHORT[entry.source]}", style="dim")
-    if entry.marker is not None:
+    if entry.marker in (Marker.DUPLICATE, Marker.STALE):
+        # Routine echoes of what we already hold: one dim line, no detail.
+        line.stylize(_MARKER_STYLE[entry.marker])
+        line.append(f" {entry.marker.value}", style=_MARKER_STYLE[entry.marker])
+    elif entry.marker is not None:
         tag = entry.marker.value if entry.error_code is None else f"{entry.error_code}"
-        line.append(f"\n  [{tag}] ", style=_MARKER_STYLE[entry.marker])
+        line.append(f"\n  {tag} ", style=_MARKER_STYLE[entry.marker])
         line.append(entry.detail, style=_MARKER_STYLE[entry.marker])
     return line
 
@@ -59,12 +63,16 @@ class TimelineSidebar(VerticalScroll):
     TimelineSidebar { width: 34; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.body = Static(id="timeline-body")
+
     def compose(self) -> ComposeResult:
         yield Static("Timeline", classes="sidebar-title")
-        yield Static(id="timeline-body")
+        yield self.body
 
     def show(self, machine: CallMachine | None) -> None:
-        body = self.query_one("#timeline-body", Static)
+        body = self.body
         if machine is None:
             body.update(Text("No call yet.", style="dim"))
             return

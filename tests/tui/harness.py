@@ -1,0 +1,117 @@
+"""What the TUI tests stand on: a live simulator in a thread that shares the test's clock, and waits.
+
+The simulator runs the real FastAPI app on uvicorn on a free loopback port, so the apps under test
+talk real HTTP and WebSocket to it; only its clock is the test's, so screens are reproducible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import uvicorn
+from textual.pilot import Pilot
+
+from softphone.server.app import create_app
+from softphone.server.config import ServerConfig
+from softphone.tui.app import AppConfig, SoftphoneApp
+
+FROZEN_AT = datetime(2026, 7, 5, 10, 5, 0, tzinfo=UTC)
+SIZE = (110, 32)
+
+
+class FakeClock:
+    """A clock that moves only when told to, shared by the simulator and the apps."""
+
+    def __init__(self, start: datetime = FROZEN_AT) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ThreadedSimulator:
+    """The simulator on uvicorn in a daemon thread, with its own event loop."""
+
+    def __init__(self, clock: Callable[[], datetime], *, ring_timeout: int = 30) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(ServerConfig(ring_timeout=ring_timeout), clock)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="simulator", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the simulator did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def make_app(
+    url: str, clock: FakeClock, user: str | None = "alice", terminal_id: str | None = None, **extra: object
+) -> SoftphoneApp:
+    config = AppConfig(
+        server_url=url,
+        user=user,
+        terminal_id=terminal_id or f"{user or 'anon'}-term",
+        sign_in_retry_seconds=0.2,
+        poll_interval=0.2,
+        **extra,  # type: ignore[arg-type]
+    )
+    return SoftphoneApp(config, clock=clock)
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Let the app run until ``condition`` holds; fail with ``what`` if it never does."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
+        await pilot.pause(0.02)
+
+
+def screen_name(app: SoftphoneApp) -> str:
+    return type(app.screen).__name__
+
+
+def screen_text(app: SoftphoneApp) -> str:
+    """Everything the current screen shows, as plain text, for assertions about words."""
+    from textual.widgets import Static
+
+    parts = []
+    for widget in app.screen.query(Static):
+        rendered = widget.render()
+        parts.append(str(rendered.plain if hasattr(rendered, "plain") else rendered))
+    return "\n".join(parts)
+
+
+async def signed_in(pilot: Pilot[None]) -> None:
+    app = pilot.app
+    assert isinstance(app, SoftphoneApp)
+    await until(
+        pilot,
+        lambda: app.session is not None and app.session.connection == "connected",
+        "signed in and connected",
+    )
