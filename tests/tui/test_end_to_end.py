@@ -1,0 +1,101 @@
+"""Several softphones talking through one live simulator, as testers run them in separate terminals."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+from textual.pilot import Pilot
+
+from softphone.tui.app import SoftphoneApp
+from softphone.tui.screens.ended import EndedScreen
+from softphone.tui.screens.home import HomeScreen
+from softphone.tui.screens.in_call import InCallScreen
+from softphone.tui.screens.incoming import IncomingScreen
+from softphone.tui.screens.outgoing import OutgoingScreen
+
+from .harness import SIZE, FakeClock, ThreadedSimulator, make_app, screen_text, signed_in, until
+
+
+async def _start(stack: AsyncExitStack, app: SoftphoneApp) -> Pilot[None]:
+    pilot = await stack.enter_async_context(app.run_test(size=SIZE))
+    await signed_in(pilot)
+    return pilot
+
+
+async def test_dial_ring_accept_media_hang_up(simulator: ThreadedSimulator, clock: FakeClock) -> None:
+    alice = make_app(simulator.url, clock, "alice", "alice-1")
+    bob = make_app(simulator.url, clock, "bob", "bob-1")
+    async with AsyncExitStack() as stack:
+        pa, pb = await _start(stack, alice), await _start(stack, bob)
+        await pa.press("enter")  # Bob is the first contact
+        await until(pa, lambda: "Calling Bob…" in screen_text(alice), "alice's outgoing screen")
+        await until(pb, lambda: "Incoming audio call from Alice" in screen_text(bob), "bob's incoming call")
+        await pb.press("a")
+        await until(pa, lambda: "In call with Bob" in screen_text(alice), "alice in call")
+        await until(pb, lambda: "In call with Alice" in screen_text(bob), "bob in call")
+        assert isinstance(alice.screen, InCallScreen) and isinstance(bob.screen, InCallScreen)
+        await pb.press("n")  # bob's network gets worse: a change both sides see
+        bob_call = bob.require_session().phone.history()[0]
+        alice_call = alice.require_session().phone.history()[0]
+        await until(pa, lambda: alice_call.version == bob_call.version > 4, "alice to see bob's media report")
+        await pa.press("h")
+        await until(pa, lambda: "You hung up" in screen_text(alice), "alice's outcome")
+        await until(pb, lambda: "Alice hung up" in screen_text(bob), "bob's outcome")
+        assert alice_call.status == bob_call.status == "ended"
+        assert alice_call.version == bob_call.version
+
+
+async def test_reject(simulator: ThreadedSimulator, clock: FakeClock) -> None:
+    alice = make_app(simulator.url, clock, "alice", "alice-1")
+    bob = make_app(simulator.url, clock, "bob", "bob-1")
+    async with AsyncExitStack() as stack:
+        pa, pb = await _start(stack, alice), await _start(stack, bob)
+        await pa.press("enter")
+        await until(pb, lambda: isinstance(bob.screen, IncomingScreen), "bob's incoming call")
+        await pb.press("r")
+        await until(pa, lambda: "Bob declined the call" in screen_text(alice), "alice told of the rejection")
+        await until(pb, lambda: "You declined the call" in screen_text(bob), "bob's outcome")
+
+
+async def test_cancel(simulator: ThreadedSimulator, clock: FakeClock) -> None:
+    alice = make_app(simulator.url, clock, "alice", "alice-1")
+    bob = make_app(simulator.url, clock, "bob", "bob-1")
+    async with AsyncExitStack() as stack:
+        pa, pb = await _start(stack, alice), await _start(stack, bob)
+        await pa.press("enter")
+        await until(pb, lambda: isinstance(bob.screen, IncomingScreen), "bob's incoming call")
+        await until(pa, lambda: isinstance(alice.screen, OutgoingScreen), "alice's outgoing screen")
+        await pa.press("c")
+        await until(pb, lambda: "Alice cancelled the call" in screen_text(bob), "bob's incoming screen to close")
+        assert isinstance(bob.screen, EndedScreen)
+        await pb.press("enter")
+        await until(pb, lambda: isinstance(bob.screen, HomeScreen), "bob back home")
+
+
+async def test_ring_timeout(quick_ring_simulator: ThreadedSimulator, clock: FakeClock) -> None:
+    alice = make_app(quick_ring_simulator.url, clock, "alice", "alice-1")
+    bob = make_app(quick_ring_simulator.url, clock, "bob", "bob-1")
+    async with AsyncExitStack() as stack:
+        pa, pb = await _start(stack, alice), await _start(stack, bob)
+        await pa.press("enter")
+        await until(pb, lambda: isinstance(bob.screen, IncomingScreen), "bob's incoming call")
+        await until(pa, lambda: "No answer: the call rang out" in screen_text(alice), "alice's call to ring out")
+        await until(pb, lambda: "No answer: the call rang out" in screen_text(bob), "bob's incoming call to close")
+
+
+async def test_answered_on_another_terminal(simulator: ThreadedSimulator, clock: FakeClock) -> None:
+    alice = make_app(simulator.url, clock, "alice", "alice-1")
+    bob_desk = make_app(simulator.url, clock, "bob", "bob-desk")
+    bob_phone = make_app(simulator.url, clock, "bob", "bob-phone")
+    async with AsyncExitStack() as stack:
+        pa, pd, pp = await _start(stack, alice), await _start(stack, bob_desk), await _start(stack, bob_phone)
+        await pa.press("enter")
+        await until(pd, lambda: isinstance(bob_desk.screen, IncomingScreen), "the desk rings")
+        await until(pp, lambda: isinstance(bob_phone.screen, IncomingScreen), "the phone rings")
+        await pd.press("a")
+        await until(pd, lambda: "In call with Alice" in screen_text(bob_desk), "the desk in call")
+        await until(pp, lambda: "Answered on another terminal" in screen_text(bob_phone), "the phone told")
+        assert isinstance(bob_phone.screen, EndedScreen)
+        phone_call = bob_phone.require_session().phone.history()[0]
+        assert phone_call.allowed_actions() == frozenset()
+        await until(pa, lambda: "In call with Bob" in screen_text(alice), "alice in call")
