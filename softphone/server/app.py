@@ -390,7 +390,10 @@ async def unexpected_error(request: Request, _: Exception) -> JSONResponse:
 
 
 def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
-    """A ready app; its lifespan applies ring timeouts that passed while the server was down."""
+    """A ready app; its lifespan applies ring timeouts that passed while the server was down.
+
+    The store lives as long as the app, so the app can be started more than once (as test clients do).
+    """
     store = SQLiteStore(config.db)
     hub = Hub()
     timers = LoopTimers()
@@ -401,7 +404,6 @@ def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
         service.resume_ringing()
         yield
         timers.cancel_all()
-        store.close()
 
     app = FastAPI(
         title="softphone call-API simulator",

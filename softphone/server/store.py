@@ -93,8 +93,6 @@ class Store(Protocol):
         """Record a new version of a call; returns the server-wide, ever-growing event id."""
         ...
 
-    def close(self) -> None: ...
-
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -276,10 +274,6 @@ class SQLiteStore:
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
     def _calls(self, where: str, params: tuple[object, ...]) -> list[CallRecord]:
         with self._lock:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 
 class LoopTimers:
-    """Runs callbacks after a delay; ``cancel_all`` on shutdown so none fires into a closed store."""
+    """Runs callbacks after a delay; ``cancel_all`` on shutdown so none fires after the app has stopped."""
 
     def __init__(self) -> None:
         self._handles: set[asyncio.TimerHandle] = set()
