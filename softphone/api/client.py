@@ -240,17 +240,15 @@ class CallClient:
         params: dict[str, int] | None = None,
         retry: bool = False,
     ) -> ModelT:
-        attempts = 1 + (self.retries if retry else 0)
-        for attempt in range(attempts):
+        for attempt in range(self.retries if retry else 0):
             try:
                 response = await self._send(method, path, json=json, params=params)
             except TransportError:
-                if attempt + 1 == attempts:
-                    raise
                 await asyncio.sleep(self.retry_backoff.delay(attempt, self._rng))
             else:
                 return self._read(method, path, response, model)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        response = await self._send(method, path, json=json, params=params)
+        return self._read(method, path, response, model)
 
     async def _send(
         self,

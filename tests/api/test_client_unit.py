@@ -336,7 +336,8 @@ async def test_start_call_sends_every_documented_field(
             "terminal_id": "term-a",
         },
     )
-    assert (data.call_id, data.timeout_seconds, data.expire_at.hour) == (5001, 30, 12)
+    assert (data.call_id, data.timeout_seconds) == (5001, 30)
+    assert data.expire_at is not None and data.expire_at.isoformat() == "2026-07-05T12:30:00+00:00"
 
 
 async def test_history_pages_with_limit_and_before_id(

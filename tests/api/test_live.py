@@ -12,6 +12,7 @@ import pytest
 
 from softphone.api import (
     AnsweredElsewhere,
+    ApiError,
     Backoff,
     CallAlreadyEnded,
     CallClient,
@@ -38,7 +39,7 @@ Connect = Callable[..., Awaitable[CallClient]]
 Watch = Callable[[PushStream], EventLog]
 ServerFactory = Callable[..., ServerProcess]
 
-LIVE_STREAM = {
+LIVE_STREAM: dict[str, Any] = {
     "poll_interval": 0.05,
     "ping_interval": 0.1,
     "pong_timeout": 2.0,
@@ -149,9 +150,11 @@ async def test_every_error_type_the_simulator_sends(
     bob_desk = await connect(live_server, "bob", "bob-desk")
     bob_phone = await connect(live_server, "bob", "bob-phone")
     carol = await connect(live_server, "carol", "carol-desk")
-    expected: list[tuple[type[Exception], int, str, Callable[[], Awaitable[Any]]]] = []
+    expected: list[tuple[type[ApiError], int, str, Callable[[], Awaitable[Any]]]] = []
 
-    def expect(error: type[Exception], code: int, message: str, request: Callable[[], Awaitable[Any]]) -> None:
+    def expect(
+        error: type[ApiError], code: int, message: str, request: Callable[[], Awaitable[Any]]
+    ) -> None:
         expected.append((error, code, message, request))
 
     call_id = await start_call(alice, "bob")
@@ -211,7 +214,7 @@ async def test_push_stream_delivers_hello_and_every_change_to_both_parties(
     bob = await connect(live_server, "bob", "bob-desk")
     alice_log, bob_log = watch(stream_for(alice)), watch(stream_for(bob))
     for log in (alice_log, bob_log):
-        await log.until(lambda log=log: "connected" in log.connection_states())
+        await log.until(lambda: "connected" in log.connection_states())
 
     call_id = await start_call(alice, "bob")
     await bob_log.until(lambda: versions_of(bob_log, call_id) == [1])
@@ -223,7 +226,7 @@ async def test_push_stream_delivers_hello_and_every_change_to_both_parties(
     await bob.report_media(call_id, "joined")
     await alice.hangup(call_id)
     for log in (alice_log, bob_log, bob_phone_log):
-        await log.until(lambda log=log: 5 in versions_of(log, call_id))
+        await log.until(lambda: 5 in versions_of(log, call_id))
     assert alice_log.snapshots() == [(call_id, version, "push") for version in range(1, 6)]
     assert bob_log.snapshots() == alice_log.snapshots()
     ended = latest(bob_log, call_id)
@@ -268,12 +271,12 @@ async def test_push_stream_survives_a_crash_and_resyncs_what_changed_meanwhile(
     await asyncio.to_thread(server.kill)
     assert loop.time() < ringing_until, "the ring timeout must pass while the server is down"
     for log in (alice_log, dave_log):
-        await log.until(lambda log=log: "reconnecting" in log.connection_states())
+        await log.until(lambda: "reconnecting" in log.connection_states())
     await asyncio.sleep(ringing_until - loop.time())  # the scenario: time passes while it is down
     await asyncio.to_thread(server.start)
 
     for log in (alice_log, dave_log):
-        await log.until(lambda log=log: log.connection_states().count("connected") == 2, timeout=10)
+        await log.until(lambda: log.connection_states().count("connected") == 2, timeout=10)
     await dave_log.until(lambda: (ringing, 2, "resync") in dave_log.snapshots())
     timed_out = latest(dave_log, ringing)
     assert timed_out is not None
@@ -298,7 +301,7 @@ async def test_polling_only_follows_a_whole_call(
     await bob_log.until(lambda: versions_of(bob_log, call_id) == [1])  # found via active calls
     bob_stream.track(call_id)
 
-    steps = [
+    steps: list[Callable[[], Awaitable[Any]]] = [
         lambda: bob.accept(call_id),
         lambda: alice.report_media(call_id, "joined"),
         lambda: bob.report_media(call_id, "joined"),
@@ -307,7 +310,7 @@ async def test_polling_only_follows_a_whole_call(
     for version, step in enumerate(steps, start=2):
         await step()
         for log in (alice_log, bob_log):
-            await log.until(lambda log=log: versions_of(log, call_id)[-1:] == [version])
+            await log.until(lambda: versions_of(log, call_id)[-1:] == [version])
 
     for log in (alice_log, bob_log):
         assert log.snapshots() == [(call_id, version, "poll") for version in range(1, 6)]
