@@ -95,7 +95,7 @@ class SoftphoneApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
-        self.set_interval(1.0, self._refresh_all)
+        self.set_interval(1.0, self.refresh_screens)
         self.sign_in()
 
     @work(group="sign-in", exclusive=True, exit_on_error=False)
@@ -116,7 +116,7 @@ class SoftphoneApp(App[None]):
         stream = PushStream(client, mode=self.config.push_mode, poll_interval=self.config.poll_interval)
         stream.start()
         self.run_worker(self.session.follow(stream), group="push", exit_on_error=False)
-        self._refresh_all()
+        self.refresh_screens()
         if self.config.dial:
             self.dial_user(self.config.dial, CallType.VIDEO if self.config.video else CallType.AUDIO)
 
@@ -127,7 +127,7 @@ class SoftphoneApp(App[None]):
         while True:
             if user is None and client.token is None:
                 user = await self.push_screen_wait(
-                    LoginScreen(hint=f"Signing in to {self.config.server_url}", error=error)
+                    LoginScreen(self.config.server_url, error=error)
                 )
             try:
                 if user is not None and client.token is None:
@@ -140,7 +140,7 @@ class SoftphoneApp(App[None]):
                 error = describe_error(failure)
                 self.sign_in_state = f"cannot sign in: {error}"
                 self.show_error(error)
-                self._refresh_all()
+                self.refresh_screens()
                 if self.config.user is None:
                     user, client.token = None, self.config.token
                     continue
@@ -217,7 +217,7 @@ class SoftphoneApp(App[None]):
         view = choose_view(session.phone, self._shown, self._dismissed)
         if getattr(self.screen, "view", None) != view:
             await self._show(view)
-        self._refresh_all()
+        self.refresh_screens()
 
     async def _show(self, view: View) -> None:
         if view.kind in (ViewKind.OUTGOING, ViewKind.INCOMING, ViewKind.IN_CALL):
@@ -241,13 +241,14 @@ class SoftphoneApp(App[None]):
         if machine is not None and not machine.ended_by_me:
             self.notify(machine.headline(), title=f"Call {view.call_id}")
 
-    def _refresh_all(self) -> None:
+    def refresh_screens(self) -> None:
+        """Re-render every screen on the stack from the session (the one under a modal shows too)."""
         for screen in self.screen_stack:
-            if isinstance(screen, PhoneScreen | IncomingScreen) and screen.ready:
+            if isinstance(screen, PhoneScreen | IncomingScreen | LoginScreen) and screen.ready:
                 screen.refresh_view()
 
     def watch_show_sidebar(self) -> None:
-        self._refresh_all()
+        self.refresh_screens()
 
     # ------------------------------------------------------------------ commands
 

@@ -31,6 +31,7 @@ class HomeScreen(PhoneScreen):
         self.contacts = OptionList(id="contacts")
         self.recent = Static(id="recent")
         yield self.contacts
+        yield Static("enter audio call · v video call · ctrl+p more", classes="hint")
         yield Static("Recent calls", classes="section-title")
         yield self.recent
 
@@ -39,8 +40,12 @@ class HomeScreen(PhoneScreen):
         wanted = [c for c in session.contacts if c.user_id != session.identity.user_id]
         if [option.id for option in contacts.options] != [str(c.user_id) for c in wanted]:
             highlighted = contacts.highlighted
+            width = max(len(c.display_name) for c in wanted) if wanted else 0
             contacts.set_options(
-                Option(Text.assemble((c.display_name, "bold"), f"  {c.name} #{c.user_id}"), id=str(c.user_id))
+                Option(
+                    Text.assemble((c.display_name.ljust(width), "bold"), f"  {c.name} #{c.user_id}"),
+                    id=str(c.user_id),
+                )
                 for c in wanted
             )
             contacts.highlighted = highlighted if highlighted is not None else (0 if wanted else None)

@@ -1,0 +1,161 @@
+"""Scripted moments of the softphone, shared by the snapshot tests and ``make screenshots``.
+
+Each scenario gets a live simulator and the shared fake clock, returns the app to show, and a
+``run_before`` coroutine that drives it (and any headless peer) to the moment worth a picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from softphone.api import CallClient
+from softphone.tui.app import SoftphoneApp
+from softphone.tui.screens.ended import EndedScreen
+from softphone.tui.screens.in_call import InCallScreen
+from softphone.tui.screens.incoming import IncomingScreen
+from softphone.tui.screens.login import LoginScreen
+
+from .harness import FakeClock, make_app, screen_text, signed_in, until
+
+RunBefore = Callable[[Pilot[None]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    app: SoftphoneApp
+    run_before: RunBefore
+    # The timeline mixes responses and pushes of the same version in arrival order, which races;
+    # regression snapshots hide it where that order could differ, screenshots always show it.
+    deterministic_sidebar: bool
+
+    def show_default_server(self) -> None:
+        """The simulator's port is free-picked per run; pictures show the default one instead."""
+        shown = "http://127.0.0.1:8765"
+        self.app.config = replace(self.app.config, server_url=shown)
+        for screen in self.app.screen_stack:
+            if isinstance(screen, LoginScreen):
+                screen.server_url = shown
+        self.app.refresh_screens()
+
+
+async def _peer(url: str, user: str) -> CallClient:
+    client = CallClient(url, terminal_id=f"{user}-peer")
+    await client.login(user)
+    return client
+
+
+async def _ring(caller: CallClient, callee_id: int) -> int:
+    directory = await caller.directory()
+    callee = next(u for u in directory.users if u.user_id == callee_id)
+    assert callee.conversation_id is not None
+    return (await caller.start_call(callee.conversation_id, callee.user_id, "audio")).call_id
+
+
+def home(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, "alice", "alice-laptop")
+    return Scenario("home", app, signed_in, deterministic_sidebar=True)
+
+
+def login(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, None, "new-terminal")
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        field = app.screen.query_one(Input)
+        field.cursor_blink = False
+        await pilot.press(*"bob")
+
+    return Scenario("login", app, run_before, deterministic_sidebar=True)
+
+
+def outgoing(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, "alice", "alice-laptop")
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await signed_in(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: "Media stage  joined" in screen_text(app), "alice calling, channel joined")
+        clock.advance(7)
+        await until(pilot, lambda: "rings for 23s more" in screen_text(app), "the countdown")
+
+    return Scenario("outgoing", app, run_before, deterministic_sidebar=False)
+
+
+def incoming(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, "bob", "bob-desk")
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await signed_in(pilot)
+        alice = await _peer(url, "alice")
+        await _ring(alice, 20002)
+        await until(pilot, lambda: isinstance(app.screen, IncomingScreen), "the incoming call")
+        clock.advance(4)
+        await until(pilot, lambda: "26s to answer" in screen_text(app), "the countdown")
+        await alice.aclose()
+
+    return Scenario("incoming", app, run_before, deterministic_sidebar=True)
+
+
+async def _talk(pilot: Pilot[None], app: SoftphoneApp, url: str, clock: FakeClock) -> CallClient:
+    """Alice (the app) calls Bob, a headless peer who answers and joins; a minute passes."""
+    await signed_in(pilot)
+    bob = await _peer(url, "bob")
+    await pilot.press("enter")
+    await until(pilot, lambda: bool(app.require_session().phone.calls), "the call to start")
+    call_id = next(iter(app.require_session().phone.calls))
+    await bob.accept(call_id)
+    await bob.report_media(call_id, "joined", "good")
+    await until(pilot, lambda: isinstance(app.screen, InCallScreen) and "In call" in screen_text(app), "in call")
+    clock.advance(83)
+    await pilot.press("n")
+    await until(pilot, lambda: "poor" in screen_text(app) and "01:23" in screen_text(app), "quality and timer")
+    return bob
+
+
+def in_call(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, "alice", "alice-laptop")
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        bob = await _talk(pilot, app, url, clock)
+        await bob.aclose()
+
+    return Scenario("in_call", app, run_before, deterministic_sidebar=False)
+
+
+def ended(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, "alice", "alice-laptop")
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        bob = await _talk(pilot, app, url, clock)
+        clock.advance(12)
+        await bob.hangup(next(iter(app.require_session().phone.calls)))
+        await until(pilot, lambda: isinstance(app.screen, EndedScreen) and "Bob hung up" in screen_text(app), "ended")
+        await bob.aclose()
+
+    return Scenario("ended", app, run_before, deterministic_sidebar=False)
+
+
+def answered_elsewhere(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, "bob", "bob-phone")
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await signed_in(pilot)
+        alice = await _peer(url, "alice")
+        desk = CallClient(url, terminal_id="bob-desk")
+        await desk.login("bob")
+        call_id = await _ring(alice, 20002)
+        await until(pilot, lambda: isinstance(app.screen, IncomingScreen), "the incoming call")
+        await desk.accept(call_id)
+        await until(pilot, lambda: "Answered on another terminal" in screen_text(app), "answered elsewhere")
+        await alice.aclose()
+        await desk.aclose()
+
+    return Scenario("answered_elsewhere", app, run_before, deterministic_sidebar=True)
+
+
+ALL = [home, login, outgoing, incoming, in_call, ended, answered_elsewhere]
