@@ -21,5 +21,11 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# SVG and PNG of every screen from the scripted scenarios in tests/tui/scenarios.py.
+screenshots: $(STAMP)
+	@command -v rsvg-convert >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq librsvg2-bin fonts-firacode; } || \
+		{ echo "screenshots need rsvg-convert: apt-get install librsvg2-bin fonts-firacode"; exit 1; }
+	cd tests && ../$(BIN)/python -m tui.make_screenshots ../screenshots
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -158,4 +158,6 @@ def answered_elsewhere(url: str, clock: FakeClock) -> Scenario:
     return Scenario("answered_elsewhere", app, run_before, deterministic_sidebar=True)
 
 
-ALL = [home, login, outgoing, incoming, in_call, ended, answered_elsewhere]
+ScenarioFactory = Callable[[str, FakeClock], Scenario]
+
+ALL: list[ScenarioFactory] = [home, login, outgoing, incoming, in_call, ended, answered_elsewhere]

@@ -20,7 +20,7 @@ from .harness import SIZE, FakeClock, ThreadedSimulator
 
 @pytest.mark.parametrize("make", scenarios.ALL, ids=lambda make: make.__name__)
 def test_screen(
-    make: Callable[[str, FakeClock], scenarios.Scenario],
+    make: scenarios.ScenarioFactory,
     simulator: ThreadedSimulator,
     clock: FakeClock,
     snap_compare: Callable[..., bool],

@@ -36,7 +36,12 @@ class EndedScreen(CallScreen):
             reason = f" ({facts.end_reason})" if facts.end_reason else ""
             lines.append(f"status {facts.status}{reason} · v{facts.version}")
         duration = machine.duration(self.phone_app.clock())
-        lines.append(f"talk time {clock_text(duration)}" if duration is not None else "never connected")
+        if machine.answered_elsewhere:
+            lines.append(f"answered on {facts.accepted_terminal_id or 'another terminal'}, not here")
+        elif duration is not None:
+            lines.append(f"talk time {clock_text(duration)}")
+        else:
+            lines.append("never connected")
         self.details.update("\n".join(lines))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

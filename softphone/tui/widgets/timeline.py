@@ -16,6 +16,7 @@ _SOURCE_SHORT = {
     Source.RESYNC: "sync",
     Source.LOCAL: "you",
 }
+_MARKER_SHORT = {Marker.DUPLICATE: "dup", Marker.STALE: "stale"}
 _MARKER_STYLE = {
     Marker.STALE: "dim strike",
     Marker.DUPLICATE: "dim",
@@ -37,7 +38,7 @@ def render_entry(entry: TimelineEntry) -> Text:
     if entry.marker in (Marker.DUPLICATE, Marker.STALE):
         # Routine echoes of what we already hold: one dim line, no detail.
         line.stylize(_MARKER_STYLE[entry.marker])
-        line.append(f" {entry.marker.value}", style=_MARKER_STYLE[entry.marker])
+        line.append(f" {_MARKER_SHORT[entry.marker]}", style=_MARKER_STYLE[entry.marker])
     elif entry.marker is not None:
         tag = entry.marker.value if entry.error_code is None else f"{entry.error_code}"
         line.append(f"\n  {tag} ", style=_MARKER_STYLE[entry.marker])
@@ -60,7 +61,7 @@ class TimelineSidebar(VerticalScroll):
     """Shows one call's timeline; the screen decides which call."""
 
     DEFAULT_CSS = """
-    TimelineSidebar { width: 34; }
+    TimelineSidebar { width: 38; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
