@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
 import sys
@@ -94,7 +95,12 @@ def run_demo(*, user: str, peer: str, answer_after: float, call_me: bool) -> Non
         bot = AutoAnswerPeer(url, peer, answer_after=answer_after)
         loop = asyncio.new_event_loop()
         task = loop.create_task(bot.run(call=user if call_me else None))
-        thread = threading.Thread(target=loop.run_until_complete, args=(task,), daemon=True)
+
+        def run_peer() -> None:
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(task)
+
+        thread = threading.Thread(target=run_peer, name="demo-peer", daemon=True)
         thread.start()
         try:
             SoftphoneApp(AppConfig(server_url=url, user=user, dial=None)).run()

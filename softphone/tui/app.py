@@ -113,6 +113,7 @@ class SoftphoneApp(App[None]):
             on_change=lambda: self.post_message(PhoneChanged()),
             on_error=self.show_error,
         )
+        await self.session.load_history()
         stream = PushStream(client, mode=self.config.push_mode, poll_interval=self.config.poll_interval)
         stream.start()
         self.run_worker(self.session.follow(stream), group="push", exit_on_error=False)

@@ -102,6 +102,16 @@ class Session:
                 self.on_error(describe_error(event.error))
             await self._after_change()
 
+    async def load_history(self, limit: int = 20) -> None:
+        """Recent calls from before this run, where the server keeps a history (the simulator does)."""
+        try:
+            calls = await self.client.history(limit=limit)
+        except SoftphoneError:
+            return  # a real server has no history endpoint; recent calls then start empty
+        for state in calls:
+            self._take(state, Source.RESYNC)
+        await self._after_change()
+
     # ------------------------------------------------------------------ user intents
 
     async def dial(self, contact: DirectoryUser, call_type: CallType) -> CallMachine | None:

@@ -235,3 +235,14 @@ async def test_palette_offers_dial_export_and_sidebar(simulator: ThreadedSimulat
         dial_carol.callback()
         await until(pilot, lambda: isinstance(app.screen, OutgoingScreen), "the palette's call")
         assert "Calling Carol…" in screen_text(app)
+
+
+async def test_recent_calls_include_calls_from_before_this_run(simulator: ThreadedSimulator, clock: FakeClock) -> None:
+    earlier, call_id = await _call_from(simulator.url, "dave", 10001, "dave-alice")
+    await earlier.cancel(call_id)
+    await earlier.aclose()
+    app = make_app(simulator.url, clock, "alice", "alice-1")
+    async with app.run_test(size=SIZE) as pilot:
+        await signed_in(pilot)
+        await until(pilot, lambda: "Dave cancelled the call" in screen_text(app), "the earlier call in recent calls")
+        assert isinstance(app.screen, HomeScreen)
