@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from softphone.launch import DEFAULT_HOST, DEFAULT_PORT
@@ -74,12 +76,21 @@ def main(
     help="Seconds a call rings before it ends with no_answer_timeout.",
 )
 @click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), default=None, help=IDLE_TIMEOUT_HELP)
-def serve(host: str, port: int, db: str | None, ring_timeout: int, idle_timeout: float | None) -> None:
+@click.option(
+    "--directory",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML file of [[users]] (user_id, name, display_name) instead of the demo users.",
+)
+def serve(
+    host: str, port: int, db: str | None, ring_timeout: int, idle_timeout: float | None, directory: Path | None
+) -> None:
     """Run the call-API simulator."""
     from softphone.server.runner import run_server
 
-    extra = {} if idle_timeout is None else {"idle_timeout": idle_timeout}
-    run_server(host=host, port=port, db=db, ring_timeout=ring_timeout, **extra)
+    run_server(
+        host=host, port=port, db=db, ring_timeout=ring_timeout, idle_timeout=idle_timeout, directory=directory
+    )
 
 
 @main.command()

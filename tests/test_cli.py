@@ -1,0 +1,72 @@
+"""The ``softphone`` command line: help, option checks, ``serve --directory`` and the background simulator."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+
+from softphone.cli import main
+from softphone.launch import ensure_local_simulator, is_healthy, local_url, spawn_simulator, wait_until_healthy
+from support.server import free_port
+
+
+def test_help_lists_the_commands() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "serve" in result.output and "demo" in result.output and "--dial" in result.output
+
+
+def test_user_and_token_are_alternatives() -> None:
+    result = CliRunner().invoke(main, ["--server", "http://127.0.0.1:1", "--user", "alice", "--token", "t"])
+    assert result.exit_code == 2
+    assert "--user and --token are alternatives" in result.output
+
+
+def test_serve_loads_a_custom_directory(tmp_path: Path) -> None:
+    directory = tmp_path / "people.toml"
+    directory.write_text(
+        '[[users]]\nuser_id = 501\nname = "erin"\ndisplay_name = "Erin"\n\n'
+        '[[users]]\nuser_id = 502\nname = "frank"\ndisplay_name = "Frank"\n',
+        encoding="utf-8",
+    )
+    port = free_port()
+    url = local_url(port)
+    log = tmp_path / "serve.log"
+    server = spawn_simulator(["--port", str(port), "--db", ":memory:", "--directory", str(directory)], log, detach=False)
+    try:
+        wait_until_healthy(url, server, log)
+        token = httpx.post(f"{url}/api/dev/login", json={"user": "erin"}).json()["data"]["token"]
+        users = httpx.get(f"{url}/api/dev/directory", headers={"Authorization": f"Bearer {token}"}).json()["data"]
+        assert [(u["name"], u["conversation_id"] is None) for u in users["users"]] == [("erin", True), ("frank", False)]
+        refused = httpx.post(f"{url}/api/dev/login", json={"user": "alice"}).json()
+        assert refused["code"] == 40001
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_phone_starts_a_background_simulator_that_outlives_it(tmp_path: Path) -> None:
+    port = free_port()
+    env_home = {"XDG_STATE_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    probe = (
+        "import sys; from softphone.launch import ensure_local_simulator; "
+        f"print(ensure_local_simulator({port}))"
+    )
+    started = subprocess.run(
+        [sys.executable, "-c", probe], env={**os.environ, **env_home}, capture_output=True, text=True, timeout=30
+    )
+    assert started.returncode == 0, started.stderr
+    url = started.stdout.strip()
+    try:
+        assert url == local_url(port) and is_healthy(url)  # still up after the process that started it exited
+        assert ensure_local_simulator(port) == url  # found, not started twice
+    finally:
+        pids = subprocess.run(["pgrep", "-f", f"softphone serve --port {port} "], capture_output=True, text=True)
+        for pid in pids.stdout.split():
+            os.kill(int(pid), signal.SIGTERM)
