@@ -27,5 +27,9 @@ screenshots: $(STAMP)
 		{ echo "screenshots need rsvg-convert: apt-get install librsvg2-bin fonts-firacode"; exit 1; }
 	cd tests && ../$(BIN)/python -m tui.make_screenshots ../screenshots
 
+# Start-up, call cycles, push fan-out and RSS of the simulator; table in benchmarks/results.md.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_simulator.py --out benchmarks/results.md
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
