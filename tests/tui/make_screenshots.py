@@ -23,7 +23,6 @@ async def shoot(make: scenarios.ScenarioFactory, outdir: Path) -> Path:
         scenario = make(simulator.url, clock)
         async with scenario.app.run_test(size=SIZE) as pilot:
             await scenario.run_before(pilot)
-            scenario.show_default_server()
             await pilot.pause()
             svg = scenario.app.export_screenshot(title=f"softphone · {scenario.name}")
     finally:

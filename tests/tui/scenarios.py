@@ -33,14 +33,21 @@ class Scenario:
     # regression snapshots hide it where that order could differ, screenshots always show it.
     deterministic_sidebar: bool
 
-    def show_default_server(self) -> None:
-        """The simulator's port is free-picked per run; pictures show the default one instead."""
-        shown = "http://127.0.0.1:8765"
-        self.app.config = replace(self.app.config, server_url=shown)
-        for screen in self.app.screen_stack:
-            if isinstance(screen, LoginScreen):
-                screen.server_url = shown
-        self.app.refresh_screens()
+
+
+DEFAULT_SERVER = "http://127.0.0.1:8765"
+
+
+async def ready(pilot: Pilot[None]) -> None:
+    """Signed in; from then on the status line shows the default server, not this run's free port.
+
+    Done before any modal opens: a screen under a modal may keep its old picture for a while.
+    """
+    await signed_in(pilot)
+    app = pilot.app
+    assert isinstance(app, SoftphoneApp)
+    app.config = replace(app.config, server_url=DEFAULT_SERVER)
+    app.refresh_screens()
 
 
 async def _peer(url: str, user: str) -> CallClient:
@@ -58,11 +65,12 @@ async def _ring(caller: CallClient, callee_id: int) -> int:
 
 def home(url: str, clock: FakeClock) -> Scenario:
     app = make_app(url, clock, "alice", "alice-laptop")
-    return Scenario("home", app, signed_in, deterministic_sidebar=True)
+    return Scenario("home", app, ready, deterministic_sidebar=True)
 
 
 def login(url: str, clock: FakeClock) -> Scenario:
-    app = make_app(url, clock, None, "new-terminal")
+    # Nothing is sent before the name is entered, so the default server can be named from the start.
+    app = make_app(DEFAULT_SERVER, clock, None, "new-terminal")
 
     async def run_before(pilot: Pilot[None]) -> None:
         await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
@@ -77,7 +85,7 @@ def outgoing(url: str, clock: FakeClock) -> Scenario:
     app = make_app(url, clock, "alice", "alice-laptop")
 
     async def run_before(pilot: Pilot[None]) -> None:
-        await signed_in(pilot)
+        await ready(pilot)
         await pilot.press("enter")
         await until(pilot, lambda: "Media stage  joined" in screen_text(app), "alice calling, channel joined")
         clock.advance(7)
@@ -90,7 +98,7 @@ def incoming(url: str, clock: FakeClock) -> Scenario:
     app = make_app(url, clock, "bob", "bob-desk")
 
     async def run_before(pilot: Pilot[None]) -> None:
-        await signed_in(pilot)
+        await ready(pilot)
         alice = await _peer(url, "alice")
         await _ring(alice, 20002)
         await until(pilot, lambda: isinstance(app.screen, IncomingScreen), "the incoming call")
@@ -103,7 +111,7 @@ def incoming(url: str, clock: FakeClock) -> Scenario:
 
 async def _talk(pilot: Pilot[None], app: SoftphoneApp, url: str, clock: FakeClock) -> CallClient:
     """Alice (the app) calls Bob, a headless peer who answers and joins; a minute passes."""
-    await signed_in(pilot)
+    await ready(pilot)
     bob = await _peer(url, "bob")
     await pilot.press("enter")
     await until(pilot, lambda: bool(app.require_session().phone.calls), "the call to start")
@@ -144,7 +152,7 @@ def answered_elsewhere(url: str, clock: FakeClock) -> Scenario:
     app = make_app(url, clock, "bob", "bob-phone")
 
     async def run_before(pilot: Pilot[None]) -> None:
-        await signed_in(pilot)
+        await ready(pilot)
         alice = await _peer(url, "alice")
         desk = CallClient(url, terminal_id="bob-desk")
         await desk.login("bob")

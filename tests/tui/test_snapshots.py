@@ -29,7 +29,6 @@ def test_screen(
 
     async def run_before(pilot: Pilot[None]) -> None:
         await scenario.run_before(pilot)
-        scenario.show_default_server()
         if not scenario.deterministic_sidebar:
             await pilot.press("ctrl+b")
         await pilot.pause()

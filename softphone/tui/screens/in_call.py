@@ -41,9 +41,10 @@ class InCallScreen(CallScreen):
         yield self.timer
         yield self.media
         with Horizontal(id="call-buttons"):
-            yield Button("Hang up  (h)", id="hangup", variant="error")
-            yield Button("Stage  (m)", id="stage")
-            yield Button("Quality  (n)", id="quality")
+            # Compact, so all three fit beside the sidebar at 80 columns.
+            yield Button("Hang up (h)", id="hangup", variant="error", compact=True)
+            yield Button("Stage (m)", id="stage", compact=True)
+            yield Button("Quality (n)", id="quality", compact=True)
 
     def render_main(self, session: Session) -> None:
         machine = self.machine(session)

@@ -37,7 +37,7 @@ class MediaPanel(Static):
             text.append(rtc.channel_name)
             text.append("\nRTC uid      ", style="dim")
             text.append(rtc.uid)
-            text.append("\nToken        ", style="dim")
+            text.append("\nToken until  ", style="dim")
             text.append(_expiry(rtc.expire_at, now))
         self.update(text)
 
@@ -48,5 +48,5 @@ def _expiry(expire_at: datetime | None, now: datetime) -> str:
     left = int((expire_at - now).total_seconds())
     stamp = expire_at.strftime("%H:%M:%SZ")
     if left <= 0:
-        return f"expired at {stamp}"
-    return f"expires {stamp} (in {left // 3600}h{left % 3600 // 60:02d}m)"
+        return f"{stamp} (expired)"
+    return f"{stamp} ({left // 3600}h{left % 3600 // 60:02d}m)"
