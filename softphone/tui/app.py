@@ -167,17 +167,18 @@ class SoftphoneApp(App[None]):
             raise RuntimeError("not signed in yet")
         return self.session
 
-    def status_parts(self) -> tuple[str, str, str, str]:
-        """Who, which terminal, which server, and how we hear it: the top line of every screen."""
+    def status_parts(self) -> tuple[str, str, str, str, str]:
+        """Who, which terminal, which server, how we hear it and why: the top line of every screen."""
         session = self.session
         if session is None:
-            return ("not signed in", self.config.terminal_id, self.config.server_url, self.sign_in_state)
+            return ("not signed in", self.config.terminal_id, self.config.server_url, self.sign_in_state, "")
         me = session.identity
         return (
             f"{me.display_name} ({me.name} #{me.user_id})",
             me.terminal_id,
             self.config.server_url,
             session.connection,
+            session.connection_detail,
         )
 
     def run_intent(self, intent: Coroutine[Any, Any, Any]) -> None:

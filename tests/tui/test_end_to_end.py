@@ -6,12 +6,16 @@ from contextlib import AsyncExitStack
 
 from textual.pilot import Pilot
 
+from softphone.api import CallClient
+
 from softphone.tui.app import SoftphoneApp
 from softphone.tui.screens.ended import EndedScreen
 from softphone.tui.screens.home import HomeScreen
 from softphone.tui.screens.in_call import InCallScreen
 from softphone.tui.screens.incoming import IncomingScreen
 from softphone.tui.screens.outgoing import OutgoingScreen
+
+from support.server import ServerProcess
 
 from .harness import SIZE, FakeClock, ThreadedSimulator, make_app, screen_text, signed_in, until
 
@@ -99,3 +103,26 @@ async def test_answered_on_another_terminal(simulator: ThreadedSimulator, clock:
         phone_call = bob_phone.require_session().phone.history()[0]
         assert phone_call.allowed_actions() == frozenset()
         await until(pa, lambda: "In call with Bob" in screen_text(alice), "alice in call")
+
+
+async def test_the_phone_survives_a_server_crash_and_catches_up(live_server: ServerProcess) -> None:
+    """SIGKILL the simulator mid-call: the app says it is reconnecting, then learns what it missed."""
+    clock = FakeClock()
+    alice = make_app(live_server.base_url, clock, "alice", "alice-1")
+    async with AsyncExitStack() as stack:
+        pa = await _start(stack, alice)
+        bob = await stack.enter_async_context(CallClient(live_server.base_url, terminal_id="bob-headless"))
+        await bob.login("bob")
+        await pa.press("enter")
+        await until(pa, lambda: bool(alice.require_session().phone.calls), "alice's call to start")
+        call_id = next(iter(alice.require_session().phone.calls))
+        await bob.accept(call_id)
+        await bob.report_media(call_id, "joined", "good")
+        await until(pa, lambda: "In call with Bob" in screen_text(alice), "alice in call")
+        live_server.kill()
+        await until(pa, lambda: "reconnecting" in screen_text(alice), "the status line to say reconnecting")
+        assert isinstance(alice.screen, InCallScreen)
+        live_server.restart()
+        await bob.hangup(call_id)  # while alice may still be reconnecting: she must catch up
+        await until(pa, lambda: "Bob hung up" in screen_text(alice), "alice to learn of the hang-up", timeout=20)
+        await until(pa, lambda: "connected" in screen_text(alice) and "reconnecting" not in screen_text(alice), "reconnected")
