@@ -92,10 +92,6 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str, ti
         await pilot.pause(0.02)
 
 
-def screen_name(app: SoftphoneApp) -> str:
-    return type(app.screen).__name__
-
-
 def screen_text(app: SoftphoneApp) -> str:
     """Everything the current screen shows, as plain text, for assertions about words."""
     from textual.widgets import Static
@@ -114,4 +110,19 @@ async def signed_in(pilot: Pilot[None]) -> None:
         pilot,
         lambda: app.session is not None and app.session.connection == "connected",
         "signed in and connected",
+    )
+
+
+async def until_shows(pilot: Pilot[None], screen_type: type, *texts: str, timeout: float = 10.0) -> None:
+    """Wait for a screen of ``screen_type`` showing every one of ``texts``.
+
+    A pushed screen is current before it has rendered, so both are waited for together.
+    """
+    app = pilot.app
+    assert isinstance(app, SoftphoneApp)
+    await until(
+        pilot,
+        lambda: isinstance(app.screen, screen_type) and all(text in screen_text(app) for text in texts),
+        f"{screen_type.__name__} showing {texts}",
+        timeout=timeout,
     )

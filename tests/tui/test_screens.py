@@ -16,7 +16,7 @@ from softphone.tui.screens.login import LoginScreen
 from softphone.tui.screens.outgoing import OutgoingScreen
 from softphone.tui.widgets.timeline import TimelineSidebar
 
-from .harness import SIZE, FakeClock, ThreadedSimulator, make_app, screen_name, screen_text, signed_in, until
+from .harness import SIZE, FakeClock, ThreadedSimulator, make_app, screen_text, signed_in, until, until_shows
 
 
 async def _call_from(url: str, caller: str, callee_id: int, conversation_of: str) -> tuple[CallClient, int]:
@@ -65,18 +65,13 @@ async def test_dial_then_cancel_with_c_shows_the_outcome_then_home(simulator: Th
     async with app.run_test(size=SIZE) as pilot:
         await signed_in(pilot)
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, OutgoingScreen), "the outgoing screen")
-        await until(pilot, lambda: "Media stage  joined" in screen_text(app), "the caller joined its channel")
-        text = screen_text(app)
-        assert "Calling Bob…" in text and "rings for 30s more" in text
+        await until_shows(pilot, OutgoingScreen, "Media stage  joined", "Calling Bob…", "rings for 30s more")
         clock.advance(12)
         await until(pilot, lambda: "rings for 18s more" in screen_text(app), "the countdown to move")
         await pilot.press("c")
-        await until(pilot, lambda: isinstance(app.screen, EndedScreen), "the ended screen")
-        assert "You cancelled the call" in screen_text(app)
+        await until_shows(pilot, EndedScreen, "You cancelled the call")
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, HomeScreen), "back home")
-        assert "You cancelled the call" in screen_text(app)  # recent calls
+        await until_shows(pilot, HomeScreen, "You cancelled the call")  # in recent calls
 
 
 async def test_escape_cancels_a_video_call_placed_from_the_v_key(simulator: ThreadedSimulator, clock: FakeClock) -> None:
@@ -84,8 +79,8 @@ async def test_escape_cancels_a_video_call_placed_from_the_v_key(simulator: Thre
     async with app.run_test(size=SIZE) as pilot:
         await signed_in(pilot)
         await pilot.press("down", "v")  # Carol, video
-        await until(pilot, lambda: isinstance(app.screen, OutgoingScreen), "the outgoing screen")
-        assert "Calling Carol…" in screen_text(app) and "video call" in screen_text(app)
+        await until(pilot, lambda: "Calling Carol…" in screen_text(app), "the outgoing screen")
+        assert "video call" in screen_text(app)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, EndedScreen), "the ended screen")
 
@@ -111,9 +106,7 @@ async def test_incoming_accept_media_keys_and_hang_up(simulator: ThreadedSimulat
             state = await caller.call_state(call_id)
             assert state.status == "ongoing"
             await pilot.press("h")
-            await until(pilot, lambda: isinstance(app.screen, EndedScreen), "the ended screen")
-            assert "You hung up" in screen_text(app)
-            assert "talk time 01:05" in screen_text(app)
+            await until_shows(pilot, EndedScreen, "You hung up", "talk time 01:05")
             final = await caller.call_state(call_id)
             assert (final.status, final.end_reason) == ("ended", "local_hangup")
         finally:
@@ -128,8 +121,7 @@ async def test_reject_with_r(simulator: ThreadedSimulator, clock: FakeClock) -> 
         try:
             await until(pilot, lambda: isinstance(app.screen, IncomingScreen), "the incoming call")
             await pilot.press("r")
-            await until(pilot, lambda: isinstance(app.screen, EndedScreen), "the ended screen")
-            assert "You declined the call" in screen_text(app)
+            await until_shows(pilot, EndedScreen, "You declined the call")
             state = await caller.call_state(call_id)
             assert (state.status, state.end_reason) == ("rejected", "user_reject")
         finally:
@@ -144,8 +136,7 @@ async def test_incoming_closes_by_itself_when_the_caller_cancels(simulator: Thre
         try:
             await until(pilot, lambda: isinstance(app.screen, IncomingScreen), "the incoming call")
             await caller.cancel(call_id)
-            await until(pilot, lambda: isinstance(app.screen, EndedScreen), "the incoming screen to close")
-            assert "Alice cancelled the call" in screen_text(app)
+            await until_shows(pilot, EndedScreen, "Alice cancelled the call")
             await until(
                 pilot,
                 lambda: any("Alice cancelled the call" in n.message for n in app._notifications),
@@ -233,8 +224,8 @@ async def test_palette_offers_dial_export_and_sidebar(simulator: ThreadedSimulat
         assert not any("Alice" in title for title in titles)
         dial_carol = next(c for c in app.get_system_commands(app.screen) if c.title == "Dial Carol (audio)")
         dial_carol.callback()
-        await until(pilot, lambda: isinstance(app.screen, OutgoingScreen), "the palette's call")
-        assert "Calling Carol…" in screen_text(app)
+        await until(pilot, lambda: "Calling Carol…" in screen_text(app), "the palette's call")
+        assert isinstance(app.screen, OutgoingScreen)
 
 
 async def test_recent_calls_include_calls_from_before_this_run(simulator: ThreadedSimulator, clock: FakeClock) -> None:
