@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -17,6 +17,13 @@ from softphone.tui.widgets.timeline import TimelineSidebar
 if TYPE_CHECKING:
     from softphone.tui.app import SoftphoneApp
     from softphone.tui.session import Session
+
+
+def phone_app_of(screen: Screen[Any]) -> SoftphoneApp:
+    """The running softphone app, typed; imported late because the app module imports the screens."""
+    from softphone.tui.app import SoftphoneApp
+
+    return cast(SoftphoneApp, screen.app)
 
 
 class PhoneScreen(Screen[None]):
@@ -45,9 +52,7 @@ class PhoneScreen(Screen[None]):
 
     @property
     def phone_app(self) -> SoftphoneApp:
-        from softphone.tui.app import SoftphoneApp
-
-        return cast(SoftphoneApp, self.app)
+        return phone_app_of(self)
 
     def on_mount(self) -> None:
         self.ready = True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
 from softphone.tui.routing import View
+from softphone.tui.screens.base import phone_app_of
 
 if TYPE_CHECKING:
     from softphone.tui.app import SoftphoneApp
@@ -25,19 +26,14 @@ class IncomingScreen(ModalScreen[None]):
 
     def __init__(self, view: View) -> None:
         super().__init__()
+        assert view.call_id is not None
         self.view = view
+        self.call_id = view.call_id
         self.ready = False
 
     @property
-    def call_id(self) -> int:
-        assert self.view.call_id is not None
-        return self.view.call_id
-
-    @property
     def phone_app(self) -> SoftphoneApp:
-        from softphone.tui.app import SoftphoneApp
-
-        return cast(SoftphoneApp, self.app)
+        return phone_app_of(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="incoming-dialog"):
