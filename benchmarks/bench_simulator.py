@@ -1,7 +1,7 @@
 """Benchmarks of the bundled simulator over real loopback HTTP/WebSocket.
 
 Measures start-up time until ``/healthz`` answers, full call cycles per second with per-request
-latency, push fan-out latency (caller's ``start_call`` returning -> callee's Snapshot), and the
+latency, push fan-out latency (caller's ``start_call`` returning -> callee's pushed state), and the
 server's RSS. Every phase is bounded in count and time; servers run on a free loopback port with a
 temporary database and an idle timeout, so nothing outlives the run.
 
@@ -30,8 +30,7 @@ from typing import TypeVar
 
 import httpx
 
-from softphone.api import CallClient, PushStream, Snapshot
-from softphone.api.push import ConnectionChanged
+from softphone.api import CallClient, ConnectionChanged, PushStream, StatesReceived
 
 STARTUP_RUNS = 5
 STARTUP_GOAL_S = 2.0
@@ -205,7 +204,7 @@ async def bench_cycles(base_url: str) -> CycleResult:
 
 
 async def bench_push(base_url: str) -> tuple[list[float], list[float]]:
-    """Seconds to bob's Snapshot of each call: from alice's ``start_call`` returning, and sent.
+    """Seconds to bob's pushed state of each call: from alice's ``start_call`` returning, and sent.
 
     The first is negative when the push arrived before the HTTP response did.
     """
@@ -220,8 +219,8 @@ async def bench_push(base_url: str) -> tuple[list[float], list[float]]:
             now = time.perf_counter()
             if isinstance(event, ConnectionChanged) and event.state == "connected":
                 connected.set()
-            elif isinstance(event, Snapshot) and event.source == "push":
-                call_id = event.state.call_id
+            elif isinstance(event, StatesReceived) and event.source == "push":
+                call_id = event.states[0].call_id
                 if call_id not in arrived:
                     arrived[call_id] = now
                     waiters.setdefault(call_id, asyncio.Event()).set()

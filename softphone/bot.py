@@ -11,8 +11,15 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from softphone.api import CallClient, PushStream, Snapshot, SoftphoneError
-from softphone.api.models import CallType, MediaStage, NetworkQuality
+from softphone.api import (
+    CallClient,
+    CallType,
+    MediaStage,
+    NetworkQuality,
+    PushStream,
+    SoftphoneError,
+    StatesReceived,
+)
 from softphone.core import CallMachine, Phone, Role, Source
 
 log = logging.getLogger(__name__)
@@ -38,10 +45,11 @@ class AutoAnswerPeer:
         try:
             async with PushStream(self.client) as stream:
                 async for event in stream.events():
-                    if isinstance(event, Snapshot):
-                        routed = self.phone.apply(event.state, Source.PUSH, datetime.now(UTC))
-                        if routed is not None:
-                            self._consider(routed[0])
+                    if isinstance(event, StatesReceived):
+                        for state in event.states:
+                            routed = self.phone.apply(state, Source.PUSH, datetime.now(UTC))
+                            if routed is not None:
+                                self._consider(routed[0])
         finally:
             for task in self._tasks:
                 task.cancel()

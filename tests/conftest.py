@@ -31,7 +31,6 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-
 from support.inprocess import client_for, running_app
 from support.server import ServerFactory, ServerProcess
 

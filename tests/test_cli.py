@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 from click.testing import CliRunner
+from support.server import free_port
 
 from softphone.cli import main
 from softphone.launch import ensure_local_simulator, is_healthy, local_url, spawn_simulator, wait_until_healthy
-from support.server import free_port
 
 
 def test_help_lists_the_commands() -> None:

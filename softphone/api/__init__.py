@@ -1,18 +1,24 @@
-"""The call API as Python: an async client, a stream of call changes, wire models and one error tree.
+"""The call API as Python: wire models, the transition rules, one error tree, an async client and a stream.
+
+Importing this package loads only the pure wire layer (pydantic models, rules, errors), so the core
+and the simulator can use it without pulling in a network client. The I/O half (``CallClient``,
+``PushStream`` and their events, ``Backoff``) loads on first use.
 
 ``CallClient(base_url, terminal_id=..., token=...)`` has one async method per endpoint (``login``,
 ``directory``, ``health``, ``start_call``, ``accept``, ``reject``, ``cancel``, ``hangup``,
-``report_media``, ``call_state``, ``active_calls``, ``history``) returning the typed models of
-``softphone.api.models``, and raises only ``SoftphoneError`` subclasses (tree in
-``softphone.api.errors``). ``PushStream(client, mode="auto"|"push"|"poll")`` yields ``Snapshot``,
-``ConnectionChanged`` and ``StreamError`` events from ``events()``, over the simulator's WebSocket
-or by polling, resynchronising after every reconnect; ``track``/``untrack`` name the calls it must
-follow. ``Backoff`` sets the reconnect and retry delays.
+``report_media``, ``call_state``, ``active_calls``, ``history``) returning the typed models below,
+and raises only ``SoftphoneError`` subclasses (the tree is drawn in ``_errors``).
+``PushStream(client, mode="auto"|"push"|"poll")`` yields ``StatesReceived``, ``ConnectionChanged``
+and ``StreamError`` events from ``events()``, over the simulator's WebSocket or by polling,
+resynchronising after every reconnect; ``track``/``untrack`` name the calls it must follow.
 """
 
-from softphone.api._backoff import Backoff
-from softphone.api.client import CallClient
-from softphone.api.errors import (
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from softphone.api._errors import (
     AnsweredElsewhere,
     ApiError,
     CallAlreadyEnded,
@@ -33,47 +39,191 @@ from softphone.api.errors import (
     SoftphoneError,
     TransportError,
     Unauthorized,
+    error_for,
+    is_missing_route,
 )
-from softphone.api.push import (
-    ConnectionChanged,
-    ConnectionState,
-    PushStream,
-    Snapshot,
-    SnapshotSource,
-    StreamError,
-    StreamEvent,
-    StreamMode,
+from softphone.api._models import (
+    IN_PROGRESS_STATUSES,
+    LIVE_STATUSES,
+    NETWORK_QUALITY_MAX,
+    REASON_MAX,
+    STAGE_MAX,
+    SUCCESS_MESSAGE,
+    TERMINAL_ID_MAX,
+    TERMINAL_STATUSES,
+    USER_KEY_MAX,
+    AcceptData,
+    AcceptRequest,
+    CallList,
+    CallState,
+    CallStatus,
+    CallStatusData,
+    CallType,
+    CallUpdatedFrame,
+    CancelRequest,
+    DirectoryData,
+    DirectoryUser,
+    EndReason,
+    Envelope,
+    ErrorFrame,
+    ErrorFrameData,
+    HangupRequest,
+    HealthData,
+    HelloData,
+    HelloFrame,
+    LoginData,
+    LoginRequest,
+    MediaStage,
+    MediaStateData,
+    MediaStateRequest,
+    NetworkQuality,
+    PingFrame,
+    PongFrame,
+    RejectRequest,
+    ServerFrame,
+    StartCallData,
+    StartCallRequest,
+    Timestamp,
+    authorization,
+    bearer_token,
+    failure,
+    format_timestamp,
+    server_frame_adapter,
+    success,
+)
+from softphone.api._rules import (
+    RULES,
+    START_REFUSALS,
+    Action,
+    CallParties,
+    Refusal,
+    Rule,
+    ring_deadline,
 )
 
+if TYPE_CHECKING:
+    from softphone.api._backoff import Backoff
+    from softphone.api._client import CallClient
+    from softphone.api._push import (
+        ConnectionChanged,
+        ConnectionState,
+        PushStream,
+        SnapshotSource,
+        StatesReceived,
+        StreamError,
+        StreamEvent,
+        StreamMode,
+    )
+
+# The I/O half, imported on first use so that the wire layer stays free of httpx and websockets.
+_LAZY = {
+    "Backoff": "softphone.api._backoff",
+    "CallClient": "softphone.api._client",
+    "ConnectionChanged": "softphone.api._push",
+    "ConnectionState": "softphone.api._push",
+    "PushStream": "softphone.api._push",
+    "SnapshotSource": "softphone.api._push",
+    "StatesReceived": "softphone.api._push",
+    "StreamError": "softphone.api._push",
+    "StreamEvent": "softphone.api._push",
+    "StreamMode": "softphone.api._push",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    "IN_PROGRESS_STATUSES",
+    "LIVE_STATUSES",
+    "NETWORK_QUALITY_MAX",
+    "REASON_MAX",
+    "RULES",
+    "STAGE_MAX",
+    "START_REFUSALS",
+    "SUCCESS_MESSAGE",
+    "TERMINAL_ID_MAX",
+    "TERMINAL_STATUSES",
+    "USER_KEY_MAX",
+    "AcceptData",
+    "AcceptRequest",
+    "Action",
     "AnsweredElsewhere",
     "ApiError",
     "Backoff",
     "CallAlreadyEnded",
     "CallClient",
     "CallError",
+    "CallList",
     "CallNotFound",
+    "CallParties",
+    "CallState",
     "CallStateConflict",
+    "CallStatus",
+    "CallStatusData",
+    "CallType",
+    "CallUpdatedFrame",
     "CalleeBusy",
+    "CancelRequest",
     "ConnectionChanged",
     "ConnectionState",
+    "DirectoryData",
+    "DirectoryUser",
+    "EndReason",
+    "Envelope",
+    "ErrorFrame",
+    "ErrorFrameData",
+    "HangupRequest",
+    "HealthData",
+    "HelloData",
+    "HelloFrame",
     "InternalServerError",
     "InvalidParams",
+    "LoginData",
+    "LoginRequest",
+    "MediaStage",
+    "MediaStateData",
+    "MediaStateRequest",
     "MethodNotAllowed",
+    "NetworkQuality",
     "NotCallee",
     "NotCaller",
     "NotParticipant",
+    "PingFrame",
+    "PongFrame",
     "ProtocolError",
     "PushStream",
+    "Refusal",
+    "RejectRequest",
     "RequestTimedOut",
     "RouteNotFound",
+    "Rule",
+    "ServerFrame",
     "ServerUnreachable",
-    "Snapshot",
     "SnapshotSource",
     "SoftphoneError",
+    "StartCallData",
+    "StartCallRequest",
+    "StatesReceived",
     "StreamError",
     "StreamEvent",
     "StreamMode",
+    "Timestamp",
     "TransportError",
     "Unauthorized",
+    "authorization",
+    "bearer_token",
+    "error_for",
+    "failure",
+    "format_timestamp",
+    "is_missing_route",
+    "ring_deadline",
+    "server_frame_adapter",
+    "success",
 ]

@@ -19,33 +19,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from softphone.api.models import (
+from softphone.api import (
+    IN_PROGRESS_STATUSES,
+    RULES,
+    TERMINAL_STATUSES,
     AcceptData,
+    Action,
     CallState,
     CallStatus,
     CallStatusData,
     EndReason,
     MediaStateData,
     StartCallData,
+    ring_deadline,
 )
 from softphone.core.timeline import Marker, Source, TimelineEntry
 
 Snapshot = CallState | StartCallData | AcceptData | CallStatusData | MediaStateData
+"""Anything the server says about a call: a full state or one of the actions' partial answers."""
 
 
 class Role(StrEnum):
     CALLER = "caller"
     CALLEE = "callee"
-
-
-class Action(StrEnum):
-    """What a user can ask the server to do with a call."""
-
-    ACCEPT = "accept"
-    REJECT = "reject"
-    CANCEL = "cancel"
-    HANGUP = "hangup"
-    REPORT_MEDIA = "media-state"
 
 
 class Outcome(StrEnum):
@@ -55,9 +51,19 @@ class Outcome(StrEnum):
     STALE = "stale"
 
 
-_TERMINAL = {status.value for status in (CallStatus.REJECTED, CallStatus.CANCELLED, CallStatus.ENDED)}
-_IN_PROGRESS = {CallStatus.ACCEPTED.value, CallStatus.ONGOING.value}
+USER_ACTIONS = (Action.ACCEPT, Action.REJECT, Action.CANCEL, Action.HANGUP, Action.REPORT_MEDIA)
+"""The actions a person takes; ``state`` is only ever read."""
 _KNOWN_REASONS = {reason.value for reason in EndReason}
+
+
+@dataclass(frozen=True, slots=True)
+class _Parties:
+    """The call as the transition rules read it, from this terminal's knowledge."""
+
+    status: str
+    caller_user_id: int
+    callee_user_id: int
+    accepted_terminal_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +79,10 @@ class RtcCredentials:
 
 @dataclass(frozen=True, slots=True)
 class CallFacts:
-    """Everything known about the call at ``version``; ``None`` where no snapshot has said yet."""
+    """Everything known about the call at ``version``; ``None`` where no snapshot has said yet.
+
+    Each field is a ``CallState`` field of the same name and meaning (a test keeps them in step).
+    """
 
     call_id: int
     version: int = 0
@@ -110,11 +119,13 @@ class CallMachine:
         my_user_id: int,
         my_terminal_id: str,
         role: Role,
+        peer_user_id: int,
         peer_name: str = "the other party",
     ) -> None:
         self.my_user_id = my_user_id
         self.my_terminal_id = my_terminal_id
         self.role = role
+        self.peer_user_id = peer_user_id
         self.peer_name = peer_name
         self.facts = CallFacts(call_id=call_id)
         self.rtc: RtcCredentials | None = None
@@ -171,7 +182,7 @@ class CallMachine:
         """Take a newer snapshot's fields; returns a note for the timeline when it left us unsure."""
         stated = _facts_from(snapshot)
         detail = ""
-        if isinstance(snapshot, AcceptData) and self.facts.status in _IN_PROGRESS | _TERMINAL:
+        if isinstance(snapshot, AcceptData) and self.facts.status in IN_PROGRESS_STATUSES | TERMINAL_STATUSES:
             # A repeated accept answers "accepted" with the current version even once ongoing, so at
             # a newer version it cannot tell accepted from ongoing: keep ours and ask for the state.
             stated.pop("status")
@@ -275,7 +286,7 @@ class CallMachine:
 
     @property
     def is_over(self) -> bool:
-        return self.facts.status in _TERMINAL
+        return self.facts.status in TERMINAL_STATUSES
 
     @property
     def is_ringing(self) -> bool:
@@ -283,7 +294,7 @@ class CallMachine:
 
     @property
     def is_in_progress(self) -> bool:
-        return self.facts.status in _IN_PROGRESS
+        return self.facts.status in IN_PROGRESS_STATUSES
 
     @property
     def answered_elsewhere(self) -> bool:
@@ -292,7 +303,7 @@ class CallMachine:
             return False
         if self.facts.accepted_terminal_id is not None:
             return self.facts.accepted_terminal_id != self.my_terminal_id
-        return self.facts.status in _IN_PROGRESS or (
+        return self.facts.status in IN_PROGRESS_STATUSES or (
             self.facts.status == CallStatus.ENDED and self.facts.accepted_at is not None
         )
 
@@ -303,18 +314,38 @@ class CallMachine:
             return self.is_in_progress and self.placed_here
         return self.is_in_progress and not self.answered_elsewhere
 
+    @property
+    def is_my_end(self) -> bool:
+        """This terminal is (or may become) an end of the call, not a sibling terminal watching.
+
+        The caller's end is the terminal that placed it; any terminal of the callee may answer a
+        ringing call, and the one that accepted it is the callee's end from then on.
+        """
+        if self.role is Role.CALLER:
+            return self.placed_here
+        return self.is_ringing or not self.answered_elsewhere
+
     def allowed_actions(self) -> frozenset[Action]:
-        """What the server would accept from this terminal now, and the UI should offer."""
+        """What the server's rules let this terminal do now, and so what the UI offers.
+
+        Read from the transition table, for this terminal's end of the call; a callee reports media
+        only once it has answered (it has no channel before).
+        """
         status = self.facts.status
-        if status == CallStatus.CALLING:
-            if self.role is Role.CALLEE:
-                return frozenset({Action.ACCEPT, Action.REJECT})
-            if self.placed_here:
-                return frozenset({Action.CANCEL, Action.REPORT_MEDIA})
+        if status is None or not self.is_my_end:
             return frozenset()
-        if self.mine_in_progress:
-            return frozenset({Action.HANGUP, Action.REPORT_MEDIA})
-        return frozenset()
+        me, peer = self.my_user_id, self.peer_user_id
+        caller, callee = (me, peer) if self.role is Role.CALLER else (peer, me)
+        accepted_by = self.facts.accepted_terminal_id or (self.my_terminal_id if self.accepted_here else None)
+        call = _Parties(status, caller, callee, accepted_by)
+        allowed = {
+            action
+            for action in USER_ACTIONS
+            if RULES[action].refusal(call, me, self.my_terminal_id) is None and RULES[action].changes(call)
+        }
+        if self.role is Role.CALLEE and self.is_ringing:
+            allowed.discard(Action.REPORT_MEDIA)
+        return frozenset(allowed)
 
     def ring_deadline(self) -> datetime | None:
         """When the server will give up ringing, from ``timeout_seconds``."""
@@ -323,7 +354,7 @@ class CallMachine:
         start = self.facts.created_at or self._first_seen_at
         if start is None:
             return None
-        return start + timedelta(seconds=self.facts.timeout_seconds)
+        return ring_deadline(start, self.facts.timeout_seconds)
 
     def ring_remaining(self, now: datetime) -> timedelta | None:
         """Time left to answer, while ringing; never negative."""

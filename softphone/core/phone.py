@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from softphone.api.models import CallState, EndReason, StartCallData
+from softphone.api import CallState, EndReason, StartCallData
 from softphone.core.machine import CallMachine, Outcome, Role, Snapshot
 from softphone.core.timeline import Source
 
@@ -61,6 +61,7 @@ class Phone:
                 my_user_id=self.my_user_id,
                 my_terminal_id=self.my_terminal_id,
                 role=role,
+                peer_user_id=peer_user_id,
                 peer_name=self.name_of(peer_user_id),
             )
             self.calls[call_id] = machine

@@ -25,17 +25,11 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from softphone import __version__
-from softphone.api.errors import (
-    ApiError,
-    InternalServerError,
-    InvalidParams,
-    MethodNotAllowed,
-    RouteNotFound,
-)
-from softphone.api.models import (
+from softphone.api import (
     TERMINAL_ID_MAX,
     AcceptData,
     AcceptRequest,
+    ApiError,
     CallList,
     CallState,
     CallStatusData,
@@ -44,11 +38,15 @@ from softphone.api.models import (
     Envelope,
     HangupRequest,
     HealthData,
+    InternalServerError,
+    InvalidParams,
     LoginData,
     LoginRequest,
     MediaStateData,
     MediaStateRequest,
+    MethodNotAllowed,
     RejectRequest,
+    RouteNotFound,
     StartCallData,
     StartCallRequest,
     failure,

@@ -12,12 +12,12 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from softphone.api.errors import InvalidParams
-from softphone.api.models import (
+from softphone.api import (
     CallState,
     CallUpdatedFrame,
     ErrorFrame,
     ErrorFrameData,
+    InvalidParams,
     PongFrame,
 )
 

@@ -13,23 +13,16 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from softphone.api.errors import (
+from softphone.api import (
+    AcceptData,
+    AcceptRequest,
     AnsweredElsewhere,
     CallAlreadyEnded,
     CalleeBusy,
-    CallNotFound,
-    CallStateConflict,
-    InvalidParams,
-    NotCallee,
-    NotCaller,
-    NotParticipant,
-    Unauthorized,
-)
-from softphone.api.models import (
-    AcceptData,
-    AcceptRequest,
     CallList,
+    CallNotFound,
     CallState,
+    CallStateConflict,
     CallStatus,
     CallStatusData,
     CancelRequest,
@@ -39,13 +32,18 @@ from softphone.api.models import (
     HangupRequest,
     HelloData,
     HelloFrame,
+    InvalidParams,
     LoginData,
     MediaStage,
     MediaStateData,
     MediaStateRequest,
+    NotCallee,
+    NotCaller,
+    NotParticipant,
     RejectRequest,
     StartCallData,
     StartCallRequest,
+    Unauthorized,
 )
 from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory, User

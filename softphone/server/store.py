@@ -16,7 +16,7 @@ from dataclasses import astuple, dataclass, fields
 from datetime import datetime
 from typing import Protocol
 
-from softphone.api.models import LIVE_STATUSES, CallStatus
+from softphone.api import LIVE_STATUSES, CallStatus
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import json
 import secrets
 from datetime import datetime, timedelta
 
-from softphone.api.models import format_timestamp
+from softphone.api import format_timestamp
 
 
 def new_login_token() -> str:

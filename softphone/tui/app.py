@@ -17,10 +17,15 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from softphone.api import CallClient, PushStream, SoftphoneError
-from softphone.api.errors import RouteNotFound
-from softphone.api.models import CallType, DirectoryUser
-from softphone.api.push import StreamMode
+from softphone.api import (
+    CallClient,
+    CallType,
+    DirectoryUser,
+    PushStream,
+    RouteNotFound,
+    SoftphoneError,
+    StreamMode,
+)
 from softphone.tui.routing import View, ViewKind, choose_view
 from softphone.tui.screens.base import PhoneScreen
 from softphone.tui.screens.ended import EndedScreen

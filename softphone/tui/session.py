@@ -12,20 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from softphone.api import (
+    Action,
+    ApiError,
     CallClient,
-    ConnectionChanged,
-    PushStream,
-    Snapshot as PushSnapshot,
-    StreamError,
-)
-from softphone.api.errors import ApiError, SoftphoneError
-from softphone.api.models import (
     CallType,
+    ConnectionChanged,
     DirectoryUser,
     MediaStage,
     NetworkQuality,
+    PushStream,
+    SoftphoneError,
+    StatesReceived,
+    StreamError,
 )
-from softphone.core import BUSY_REASON, Action, CallMachine, Phone, Source
+from softphone.core import BUSY_REASON, CallMachine, Phone, Source
 from softphone.core.machine import Snapshot
 
 Clock = Callable[[], datetime]
@@ -93,8 +93,9 @@ class Session:
         """Feed every event of the push stream (or its polling fallback) into the phone."""
         self._stream = stream
         async for event in stream.events():
-            if isinstance(event, PushSnapshot):
-                self._take(event.state, _PUSH_SOURCES.get(event.source, Source.PUSH))
+            if isinstance(event, StatesReceived):
+                for state in event.states:
+                    self._take(state, _PUSH_SOURCES.get(event.source, Source.PUSH))
             elif isinstance(event, ConnectionChanged):
                 self.connection = event.state
                 self.connection_detail = event.detail

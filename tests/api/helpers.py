@@ -10,8 +10,8 @@ from softphone.api import (
     Backoff,
     ConnectionChanged,
     PushStream,
-    Snapshot,
     SoftphoneError,
+    StatesReceived,
     StreamError,
     StreamEvent,
 )
@@ -86,9 +86,10 @@ class EventLog(Observed):
     def snapshots(self, source: str | None = None) -> list[tuple[int, int, str]]:
         """``(call_id, version, source)`` of every snapshot so far, optionally of one source."""
         return [
-            (event.state.call_id, event.state.version, event.source)
+            (state.call_id, state.version, event.source)
             for event in self.events
-            if isinstance(event, Snapshot) and source in (None, event.source)
+            if isinstance(event, StatesReceived) and source in (None, event.source)
+            for state in event.states
         ]
 
     def connection_states(self) -> list[str]:

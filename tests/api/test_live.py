@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from support.server import ServerProcess
 
 from softphone.api import (
     AnsweredElsewhere,
@@ -18,6 +19,7 @@ from softphone.api import (
     CallClient,
     CalleeBusy,
     CallNotFound,
+    CallState,
     CallStateConflict,
     InvalidParams,
     MethodNotAllowed,
@@ -26,12 +28,10 @@ from softphone.api import (
     NotParticipant,
     PushStream,
     RouteNotFound,
-    Snapshot,
+    StatesReceived,
     StreamMode,
     Unauthorized,
 )
-from softphone.api.models import CallState
-from support.server import ServerProcess
 
 from .helpers import EventLog
 
@@ -86,7 +86,7 @@ def versions_of(log: EventLog, call_id: int) -> list[int]:
 
 
 def latest(log: EventLog, call_id: int) -> CallState | None:
-    states = [e.state for e in log.events if isinstance(e, Snapshot) and e.state.call_id == call_id]
+    states = [s for e in log.events if isinstance(e, StatesReceived) for s in e.states if s.call_id == call_id]
     return states[-1] if states else None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from softphone.api.models import AcceptData, CallState, CallStatusData, MediaStateData, StartCallData
+from softphone.api import AcceptData, CallState, CallStatusData, MediaStateData, StartCallData
 
 CALL_ID = 5001
 CONVERSATION_ID = 1001

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from softphone.api.models import CallStatus, EndReason
-from softphone.core import Action, CallMachine, Marker, Outcome, Role, Source
+from softphone.api import Action, CallStatus, EndReason
+from softphone.core import CallMachine, Marker, Outcome, Role, Source
 
 from .snapshots import (
     CALL_ID,
@@ -31,12 +31,12 @@ IN_CALL = frozenset({Action.HANGUP, Action.REPORT_MEDIA})
 
 def caller() -> CallMachine:
     """The caller's terminal, which placed the call."""
-    return CallMachine(CALL_ID, my_user_id=10001, my_terminal_id=CALLER_TERMINAL, role=Role.CALLER, peer_name="Bob")
+    return CallMachine(CALL_ID, my_user_id=10001, my_terminal_id=CALLER_TERMINAL, role=Role.CALLER, peer_user_id=20002, peer_name="Bob")
 
 
 def callee(terminal: str = CALLEE_TERMINAL) -> CallMachine:
     """One of the callee's terminals."""
-    return CallMachine(CALL_ID, my_user_id=20002, my_terminal_id=terminal, role=Role.CALLEE, peer_name="Alice")
+    return CallMachine(CALL_ID, my_user_id=20002, my_terminal_id=terminal, role=Role.CALLEE, peer_user_id=10001, peer_name="Alice")
 
 
 def placed() -> CallMachine:

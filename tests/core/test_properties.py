@@ -17,8 +17,15 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from softphone.api.models import AcceptData, CallState, CallStatusData, MediaStateData, StartCallData
-from softphone.core import Action, CallFacts, CallMachine, Marker, Outcome, Phone, Role, Source
+from softphone.api import (
+    AcceptData,
+    Action,
+    CallState,
+    CallStatusData,
+    MediaStateData,
+    StartCallData,
+)
+from softphone.core import CallFacts, CallMachine, Marker, Outcome, Phone, Role, Source
 from softphone.core.machine import Snapshot
 
 from .snapshots import (

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-
-from softphone.api.models import EndReason
 from support.inprocess import client_for, running_app
 from support.server import ServerProcess
+
+from softphone.api import EndReason
 
 CALLER_TERMINAL = "caller-term"
 CALLEE_TERMINAL = "callee-term"

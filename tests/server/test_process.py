@@ -7,7 +7,6 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import httpx
-
 from support.server import ServerFactory, login, wait_for
 
 from .conftest import BOB, CALLEE_TERMINAL, CALLER_TERMINAL, Api

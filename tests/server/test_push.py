@@ -10,10 +10,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from support.server import ServerProcess
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
-
-from support.server import ServerProcess
 
 from .conftest import ALICE, BOB, CALLEE_TERMINAL, CALLER_TERMINAL, Api
 

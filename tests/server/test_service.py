@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from softphone.api.models import AcceptRequest, CallType, StartCallRequest
+from softphone.api import AcceptRequest, CallType, StartCallRequest
 from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory
 from softphone.server.hub import Hub

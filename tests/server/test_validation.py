@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from softphone.api.models import NETWORK_QUALITY_MAX, REASON_MAX, STAGE_MAX, TERMINAL_ID_MAX
+from softphone.api import NETWORK_QUALITY_MAX, REASON_MAX, STAGE_MAX, TERMINAL_ID_MAX
 
 from .conftest import BOB, CALLEE_TERMINAL, Api, Parties, envelope
 

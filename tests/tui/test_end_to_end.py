@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
+from support.server import ServerProcess
 from textual.pilot import Pilot
 
 from softphone.api import CallClient
-
 from softphone.tui.app import SoftphoneApp
 from softphone.tui.screens.ended import EndedScreen
 from softphone.tui.screens.home import HomeScreen
 from softphone.tui.screens.in_call import InCallScreen
 from softphone.tui.screens.incoming import IncomingScreen
 from softphone.tui.screens.outgoing import OutgoingScreen
-
-from support.server import ServerProcess
 
 from .harness import SIZE, FakeClock, ThreadedSimulator, make_app, screen_text, signed_in, until
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from softphone.api import CallClient
-from softphone.tui.app import SoftphoneApp
 from softphone.tui.screens.ended import EndedScreen
 from softphone.tui.screens.home import HomeScreen
 from softphone.tui.screens.in_call import InCallScreen

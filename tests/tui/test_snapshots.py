@@ -6,12 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from softphone.api.models import AcceptData, CallState, CallStatusData, MediaStateData
-from softphone.core import Action, CallMachine, Role, Source
+from softphone.api import AcceptData, Action, CallState, CallStatusData, MediaStateData
+from softphone.core import CallMachine, Role, Source
 from softphone.tui.widgets.timeline import TimelineSidebar
 
 from . import scenarios
@@ -55,7 +54,7 @@ class TimelineApp(App[None]):
         yield TimelineSidebar()
 
     def on_mount(self) -> None:
-        machine = CallMachine(5001, my_user_id=20002, my_terminal_id="bob-1", role=Role.CALLEE, peer_name="Alice")
+        machine = CallMachine(5001, my_user_id=20002, my_terminal_id="bob-1", role=Role.CALLEE, peer_user_id=10001, peer_name="Alice")
         machine.apply(_state(1, "calling"), Source.PUSH, _at(0))
         machine.record_action(Action.ACCEPT, _at(3))
         accept = AcceptData(call_id=5001, status="accepted", channel_name="call_5001_1001", app_id="app",

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from softphone.api.models import CallType
+from softphone.api import CallType
 from softphone.core import Role
 from softphone.tui.routing import HOME
 from softphone.tui.screens.base import PhoneScreen

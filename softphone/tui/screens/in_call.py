@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
-from softphone.api.models import MediaStage, NetworkQuality
+from softphone.api import MediaStage, NetworkQuality
 from softphone.tui.screens.base import CallScreen
 from softphone.tui.session import Session
 from softphone.tui.widgets.formatting import clock_text

@@ -7,7 +7,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from softphone.api.models import NetworkQuality
+from softphone.api import NetworkQuality
 from softphone.core import CallMachine
 
 QUALITY_BARS = {

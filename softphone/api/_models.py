@@ -33,6 +33,7 @@ def format_timestamp(moment: datetime) -> str:
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
 
 TERMINAL_ID_MAX = 64
+USER_KEY_MAX = 64
 REASON_MAX = 50
 STAGE_MAX = 32
 NETWORK_QUALITY_MAX = 20
@@ -52,7 +53,11 @@ class CallStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({CallStatus.REJECTED, CallStatus.CANCELLED, CallStatus.ENDED})
-LIVE_STATUSES = frozenset({CallStatus.CALLING, CallStatus.ACCEPTED, CallStatus.ONGOING})
+"""Statuses a call never leaves; they set ``ended_at`` and ``end_reason``."""
+IN_PROGRESS_STATUSES = frozenset({CallStatus.ACCEPTED, CallStatus.ONGOING})
+"""Answered and not over: the statuses a hangup is for."""
+LIVE_STATUSES = frozenset({CallStatus.CALLING}) | IN_PROGRESS_STATUSES
+"""Not over: ringing or in progress. A user with a live call is busy."""
 
 
 class CallType(StrEnum):
@@ -136,7 +141,7 @@ class MediaStateRequest(_Request):
 class LoginRequest(_Request):
     """*ext* ``POST /api/dev/login``: a user name or a user id."""
 
-    user: Annotated[str, Field(min_length=1, max_length=64)] | PositiveInt
+    user: Annotated[str, Field(min_length=1, max_length=USER_KEY_MAX)] | PositiveInt
 
 
 # --------------------------------------------------------------------------- responses
@@ -255,6 +260,19 @@ class Envelope(BaseModel, Generic[DataT]):
 
 
 SUCCESS_MESSAGE = "success"
+BEARER = "Bearer"
+
+
+def authorization(token: str | None) -> dict[str, str]:
+    """The ``Authorization`` header every request carries; none without a token."""
+    return {"Authorization": f"{BEARER} {token}"} if token else {}
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive), else ``None``."""
+    scheme, _, token = (header or "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == BEARER.lower() and token else None
 
 
 def success(data: BaseModel | dict[str, Any] | None) -> dict[str, Any]:

@@ -16,17 +16,16 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from softphone.api._backoff import Backoff
-from softphone.api.errors import (
-    MethodNotAllowed,
+from softphone.api._errors import (
     ProtocolError,
     RequestTimedOut,
-    RouteNotFound,
     ServerUnreachable,
     SoftphoneError,
     TransportError,
     error_for,
+    is_missing_route,
 )
-from softphone.api.models import (
+from softphone.api._models import (
     AcceptData,
     AcceptRequest,
     CallList,
@@ -44,19 +43,13 @@ from softphone.api.models import (
     RejectRequest,
     StartCallData,
     StartCallRequest,
+    authorization,
 )
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 BODY_EXCERPT_CHARS = 200
 DEFAULT_RETRY_BACKOFF = Backoff(initial=0.1, maximum=1.0, factor=2.0, jitter=0.5)
-
-
-def is_missing_route(error: SoftphoneError) -> bool:
-    """Whether an error says "this server has no such endpoint" (simulator envelope or bare 404/405)."""
-    if isinstance(error, RouteNotFound | MethodNotAllowed):
-        return True
-    return isinstance(error, ProtocolError) and error.http_status in (404, 405)
 
 
 def _request_body(model: type[BaseModel], **fields: Any) -> dict[str, Any]:
@@ -258,7 +251,7 @@ class CallClient:
         json: dict[str, Any] | None,
         params: dict[str, int] | None,
     ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers = authorization(self.token)
         where = f"{method} {self.base_url}{path}"
         try:
             return await self._http.request(method, path, json=json, params=params, headers=headers)

@@ -5,14 +5,15 @@ it is there and polls when it is not, so the caller reads the same events either
 
     async with PushStream(client) as stream:
         stream.track(call_id)                 # calls whose end the caller must see
-        async for event in stream.events():   # Snapshot | ConnectionChanged | StreamError
+        async for event in stream.events():   # StatesReceived | ConnectionChanged | StreamError
             ...
 
-Delivery is at most once per connection and snapshots may repeat or arrive out of order across a
+Delivery is at most once per connection and states may repeat or arrive out of order across a
 reconnect: the caller keeps per-call versions (``softphone.core`` does) and drops what is not newer.
-After every (re)connect the stream resynchronises: the hello's snapshots, then ``GET state`` for each
-tracked call the hello did not cover. While polling, a snapshot is delivered only when its version
-differs from the last one delivered for that call.
+After every (re)connect the stream resynchronises: the hello's states, then ``GET state`` for each
+tracked call the hello did not cover. While polling, a state is delivered only when its version
+differs from the last one delivered for that call. States that arrive together (a hello, a resync,
+one polling round) come as one event, so a listener updates once for all of them.
 """
 
 from __future__ import annotations
@@ -30,16 +31,17 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from softphone.api._backoff import Backoff
-from softphone.api.client import CallClient, is_missing_route
-from softphone.api.errors import (
+from softphone.api._client import CallClient
+from softphone.api._errors import (
     InvalidParams,
     ProtocolError,
     SoftphoneError,
     TransportError,
     Unauthorized,
     error_for,
+    is_missing_route,
 )
-from softphone.api.models import (
+from softphone.api._models import (
     CallState,
     CallUpdatedFrame,
     Envelope,
@@ -48,6 +50,7 @@ from softphone.api.models import (
     PingFrame,
     PongFrame,
     ServerFrame,
+    authorization,
     server_frame_adapter,
 )
 
@@ -64,10 +67,10 @@ CLOSE_INVALID_PARAMS = 4400
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """A call's full state, and how it reached us."""
+class StatesReceived:
+    """Full call states that arrived together (one push, a hello, a resync, a polling round)."""
 
-    state: CallState
+    states: tuple[CallState, ...]
     source: SnapshotSource
 
 
@@ -86,7 +89,7 @@ class StreamError:
     error: SoftphoneError
 
 
-StreamEvent = Snapshot | ConnectionChanged | StreamError
+StreamEvent = StatesReceived | ConnectionChanged | StreamError
 
 
 class _PushUnavailable(Exception):
@@ -244,8 +247,7 @@ class PushStream:
 
     async def _connect_and_serve(self) -> str:
         """One WebSocket connection, from handshake to its end; returns why it ended."""
-        token = self._client.token
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = authorization(self._client.token)
         try:
             async with connect(
                 self.ws_url,
@@ -314,11 +316,10 @@ class PushStream:
         hello = first if isinstance(first, HelloFrame) else None
         as_user = f" as user {hello.data.user_id}" if hello else ""
         self._emit(ConnectionChanged("connected", f"{self.ws_url}{as_user}"))
-        covered: set[int] = set()
-        for state in hello.data.calls if hello else []:
-            covered.add(state.call_id)
-            self._emit(Snapshot(state, "hello"))
-        await self._resync(skip=covered)
+        greeted = tuple(hello.data.calls) if hello else ()
+        if greeted:
+            self._emit(StatesReceived(greeted, "hello"))
+        await self._resync(skip={state.call_id for state in greeted})
         if first is not None and hello is None:
             await self._handle(websocket, first)
 
@@ -344,10 +345,10 @@ class PushStream:
 
     async def _handle(self, websocket: ClientConnection, frame: ServerFrame) -> None:
         if isinstance(frame, CallUpdatedFrame):
-            self._emit(Snapshot(frame.data, "push"))
+            self._emit(StatesReceived((frame.data,), "push"))
         elif isinstance(frame, HelloFrame):
-            for state in frame.data.calls:
-                self._emit(Snapshot(state, "hello"))
+            if frame.data.calls:
+                self._emit(StatesReceived(tuple(frame.data.calls), "hello"))
         elif isinstance(frame, PingFrame):
             await websocket.send(PONG_FRAME)
         elif isinstance(frame, ErrorFrame):
@@ -362,13 +363,14 @@ class PushStream:
             return None
 
     async def _resync(self, skip: set[int]) -> None:
+        fetched: list[CallState] = []
         for call_id in sorted(self._tracked - skip):
             try:
-                state = await self._client.call_state(call_id)
+                fetched.append(await self._client.call_state(call_id))
             except SoftphoneError as error:
                 self._emit(StreamError(error))
-            else:
-                self._emit(Snapshot(state, "resync"))
+        if fetched:
+            self._emit(StatesReceived(tuple(fetched), "resync"))
 
     # ------------------------------------------------------------------ polling
 
@@ -391,6 +393,7 @@ class PushStream:
     async def _poll_once(self) -> None:
         """One round: active calls (where the server lists them), then tracked calls not listed."""
         listed: set[int] = set()
+        changed: list[CallState] = []
         if self._poll_active:
             try:
                 active = await self._client.active_calls()
@@ -404,22 +407,29 @@ class PushStream:
             else:
                 for state in active:
                     listed.add(state.call_id)
-                    self._deliver_polled(state)
+                    changed += self._if_changed(state)
         for call_id in sorted(self._tracked - listed):
             try:
                 state = await self._client.call_state(call_id)
             except TransportError:
+                self._emit_polled(changed)
                 raise
             except SoftphoneError as error:
                 self._report_poll_error(call_id, error)
             else:
                 self._poll_errors.pop(call_id, None)
-                self._deliver_polled(state)
+                changed += self._if_changed(state)
+        self._emit_polled(changed)
 
-    def _deliver_polled(self, state: CallState) -> None:
-        if self._polled_versions.get(state.call_id) != state.version:
-            self._polled_versions[state.call_id] = state.version
-            self._emit(Snapshot(state, "poll"))
+    def _if_changed(self, state: CallState) -> list[CallState]:
+        if self._polled_versions.get(state.call_id) == state.version:
+            return []
+        self._polled_versions[state.call_id] = state.version
+        return [state]
+
+    def _emit_polled(self, states: list[CallState]) -> None:
+        if states:
+            self._emit(StatesReceived(tuple(states), "poll"))
 
     def _report_poll_error(self, call_id: int, error: SoftphoneError) -> None:
         """Once per call and error, not every round: the caller untracks what it gave up on."""

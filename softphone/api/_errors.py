@@ -184,6 +184,13 @@ _BY_CODE: dict[int, type[ApiError]] = {
 }
 
 
+def is_missing_route(error: SoftphoneError) -> bool:
+    """Whether an error says "this server has no such endpoint" (simulator envelope or bare 404/405)."""
+    if isinstance(error, RouteNotFound | MethodNotAllowed):
+        return True
+    return isinstance(error, ProtocolError) and error.http_status in (404, 405)
+
+
 def error_for(code: int, message: str) -> ApiError:
     """The exception for an error envelope, keeping the server's code and message unchanged."""
     cls = _BY_CODE.get(code)

@@ -1,0 +1,56 @@
+"""The shape of the code, as tests: which layer may load what, and which copies must stay in step."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+
+import softphone.api
+import softphone.core
+from softphone.api import CallState
+from softphone.core import CallFacts
+
+NETWORK_AND_UI = ("httpx", "websockets", "fastapi", "starlette", "uvicorn", "textual")
+
+
+def modules_loaded_by(statement: str) -> set[str]:
+    """Top-level module names in ``sys.modules`` after ``statement`` runs in a fresh interpreter."""
+    script = f"import sys, json\n{statement}\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return set(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("statement", ["import softphone.core", "import softphone.api", "from softphone.api import CallState, RULES"])
+def test_the_core_and_the_wire_layer_load_no_network_server_or_ui_code(statement: str) -> None:
+    assert modules_loaded_by(statement).isdisjoint(NETWORK_AND_UI)
+
+
+def test_the_simulator_loads_no_client_and_no_ui() -> None:
+    script = (
+        "import sys, softphone.server.app\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('softphone.api._client', 'softphone.api._push', 'textual', 'httpx'))))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_client_half_of_the_api_loads_on_first_use() -> None:
+    loaded = modules_loaded_by("from softphone.api import CallClient, PushStream")
+    assert {"httpx", "websockets"} <= loaded
+
+
+def test_no_two_public_names_mean_different_things() -> None:
+    api = {name: getattr(softphone.api, name) for name in softphone.api.__all__}
+    core = {name: getattr(softphone.core, name) for name in softphone.core.__all__}
+    clashes = {name for name in api.keys() & core.keys() if api[name] is not core[name]}
+    assert not clashes
+
+
+def test_the_cores_call_facts_are_call_state_fields() -> None:
+    """``CallFacts`` copies ``CallState``'s names; a field renamed on one side fails here."""
+    facts = {field.name for field in dataclasses.fields(CallFacts)}
+    assert facts <= set(CallState.model_fields), facts - set(CallState.model_fields)
