@@ -87,10 +87,14 @@ def serve(
 ) -> None:
     """Run the call-API simulator."""
     from softphone.server.runner import run_server
+    from softphone.server.store import SchemaTooNew
 
-    run_server(
-        host=host, port=port, db=db, ring_timeout=ring_timeout, idle_timeout=idle_timeout, directory=directory
-    )
+    try:
+        run_server(
+            host=host, port=port, db=db, ring_timeout=ring_timeout, idle_timeout=idle_timeout, directory=directory
+        )
+    except SchemaTooNew as refusal:
+        raise click.ClickException(str(refusal)) from None
 
 
 @main.command()

@@ -217,6 +217,11 @@ class CallState(_Response):
     # ext: when the call started ringing and for how long, so the callee can show the ring deadline.
     created_at: Timestamp | None = None
     timeout_seconds: int | None = None
+    # ext: which terminal placed the call, and who ended it (user and terminal; null when the server
+    # did, as on a ring timeout), so a client can say "you hung up" truthfully after a restart.
+    caller_terminal_id: str | None = None
+    ended_by_user_id: int | None = None
+    ended_by_terminal_id: str | None = None
 
 
 class LoginData(_Response):

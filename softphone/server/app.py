@@ -20,15 +20,17 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from softphone import __version__
 from softphone.api import (
+    RULES,
     TERMINAL_ID_MAX,
     AcceptData,
     AcceptRequest,
+    Action,
     ApiError,
     CallList,
     CallState,
@@ -49,13 +51,14 @@ from softphone.api import (
     RouteNotFound,
     StartCallData,
     StartCallRequest,
+    bearer_token,
     failure,
     success,
 )
 from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory, User
 from softphone.server.hub import Hub, Subscription, answer_client_frame
-from softphone.server.service import CallService, Clock, system_clock
+from softphone.server.service import ActionRequest, CallService, Clock, system_clock
 from softphone.server.store import SQLiteStore
 from softphone.server.timers import LoopTimers
 
@@ -116,11 +119,9 @@ ServiceDep = Annotated[CallService, Depends(get_service)]
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/dev/login.")
 
 
-async def current_user(
-    service: ServiceDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    return service.authenticate(credentials.credentials if credentials else None)
+async def current_user(service: ServiceDep, request: Request, _: Annotated[object, Depends(_bearer)]) -> User:
+    """The token's user; ``_bearer`` is only there to describe the scheme in the OpenAPI document."""
+    return service.authenticate(bearer_token(request.headers.get("authorization")))
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -211,83 +212,58 @@ async def start_call(
     service: ServiceDep,
     body: Annotated[StartCallRequest, Depends(json_body(StartCallRequest))],
 ) -> JSONResponse:
-    """Start a call (caller). Errors: 41003 对方忙线, 41010 权限或关系校验失败, 41002."""
+    """Start a call (caller). Errors: 41010 权限或关系校验失败, 41003 对方忙线, 41002 (caller busy)."""
     return ok(service.start(user, body))
 
 
-@router.post(
-    f"{calls}/{{call_id}}/accept",
-    response_model=Envelope[AcceptData],
-    openapi_extra=documented_body(AcceptRequest),
-    tags=["calls"],
+@dataclass(frozen=True)
+class ActionRoute:
+    """One documented action on an existing call: its body, its answer, and who takes it."""
+
+    action: Action
+    request: type[ActionRequest]
+    response: type[BaseModel]
+    summary: str
+
+    def description(self) -> str:
+        """What refuses it, in order, read from the transition table so the document cannot drift."""
+        errors = (refusal.error() for refusal in RULES[self.action].refusals)
+        return f"{self.summary} Errors, checked in this order: " + ", ".join(f"{e.code} {e.message}" for e in errors) + "."
+
+
+ACTION_ROUTES = (
+    ActionRoute(Action.ACCEPT, AcceptRequest, AcceptData, "Accept (callee)."),
+    ActionRoute(Action.REJECT, RejectRequest, CallStatusData, "Reject (callee)."),
+    ActionRoute(Action.CANCEL, CancelRequest, CallStatusData, "Cancel before the callee answers (caller)."),
+    ActionRoute(Action.HANGUP, HangupRequest, CallStatusData, "Hang up a call in progress (either party)."),
+    ActionRoute(Action.REPORT_MEDIA, MediaStateRequest, MediaStateData, "Report this terminal's media state (either party)."),
 )
-async def accept(
-    user: CurrentUser,
-    service: ServiceDep,
-    call: Annotated[CallRequest[AcceptRequest], Depends(call_request(AcceptRequest))],
-) -> JSONResponse:
-    """Accept (callee). Errors: 41001, 41004 非被叫方, 41007 通话已结束, 41006 已被其他终端接听."""
-    return ok(service.accept(user, call.call_id, call.body))
 
 
-@router.post(
-    f"{calls}/{{call_id}}/reject",
-    response_model=Envelope[CallStatusData],
-    openapi_extra=documented_body(RejectRequest),
-    tags=["calls"],
-)
-async def reject(
-    user: CurrentUser,
-    service: ServiceDep,
-    call: Annotated[CallRequest[RejectRequest], Depends(call_request(RejectRequest))],
-) -> JSONResponse:
-    """Reject (callee). Errors: 41001, 41004, 41007, 41006, 41002."""
-    return ok(service.reject(user, call.call_id, call.body))
+def add_action_route(route: ActionRoute) -> None:
+    """The one path of every action route: token, call id, body, then the service."""
+
+    async def endpoint(user: CurrentUser, service: ServiceDep, call: CallRequest[ActionRequest]) -> JSONResponse:
+        return ok(service.act(route.action, user, call.call_id, call.body))
+
+    # This module's annotations are strings, and this one names a local: give FastAPI the object.
+    endpoint.__annotations__["call"] = Annotated[CallRequest[ActionRequest], Depends(call_request(route.request))]
+
+    router.add_api_route(
+        f"{calls}/{{call_id}}/{route.action.value}",
+        endpoint,
+        methods=["POST"],
+        name=route.action.name.lower(),
+        summary=route.summary,
+        description=route.description(),
+        response_model=Envelope[route.response],  # type: ignore[name-defined]
+        openapi_extra=documented_body(route.request),
+        tags=["calls"],
+    )
 
 
-@router.post(
-    f"{calls}/{{call_id}}/cancel",
-    response_model=Envelope[CallStatusData],
-    openapi_extra=documented_body(CancelRequest),
-    tags=["calls"],
-)
-async def cancel(
-    user: CurrentUser,
-    service: ServiceDep,
-    call: Annotated[CallRequest[CancelRequest], Depends(call_request(CancelRequest))],
-) -> JSONResponse:
-    """Cancel before the callee answers (caller). Errors: 41001, 41005 非主叫方, 41007, 41002."""
-    return ok(service.cancel(user, call.call_id, call.body))
-
-
-@router.post(
-    f"{calls}/{{call_id}}/hangup",
-    response_model=Envelope[CallStatusData],
-    openapi_extra=documented_body(HangupRequest),
-    tags=["calls"],
-)
-async def hangup(
-    user: CurrentUser,
-    service: ServiceDep,
-    call: Annotated[CallRequest[HangupRequest], Depends(call_request(HangupRequest))],
-) -> JSONResponse:
-    """Hang up a call in progress (either party). Errors: 41001, 41010 非参与方, 41007, 41002."""
-    return ok(service.hangup(user, call.call_id, call.body))
-
-
-@router.post(
-    f"{calls}/{{call_id}}/media-state",
-    response_model=Envelope[MediaStateData],
-    openapi_extra=documented_body(MediaStateRequest),
-    tags=["calls"],
-)
-async def media_state(
-    user: CurrentUser,
-    service: ServiceDep,
-    call: Annotated[CallRequest[MediaStateRequest], Depends(call_request(MediaStateRequest))],
-) -> JSONResponse:
-    """Report this terminal's media state (either party). Errors: 41001, 41010, 41007."""
-    return ok(service.report_media(user, call.call_id, call.body))
+for _route in ACTION_ROUTES:
+    add_action_route(_route)
 
 
 @router.get(f"{calls}/active", response_model=Envelope[CallList], tags=["calls"])
@@ -318,8 +294,7 @@ async def push_channel(websocket: WebSocket, terminal_id: str | None = None, tok
     """*ext* ``hello`` on connect, then ``call.updated`` for every change of the user's calls."""
     service: CallService = websocket.app.state.service
     try:
-        scheme, _, header_token = websocket.headers.get("authorization", "").partition(" ")
-        user = service.authenticate(header_token if scheme.lower() == "bearer" else token)
+        user = service.authenticate(bearer_token(websocket.headers.get("authorization")) or token)
         if not terminal_id or len(terminal_id) > TERMINAL_ID_MAX:
             raise InvalidParams.because(f"terminal_id: required, 1 to {TERMINAL_ID_MAX} characters")
     except ApiError as error:
@@ -329,7 +304,7 @@ async def push_channel(websocket: WebSocket, terminal_id: str | None = None, tok
     subscription = hub.subscribe(user.user_id)
     try:
         # Subscribed before the snapshot, with no await between: no change falls in the gap.
-        subscription.outbox.put_nowait(service.hello(user, terminal_id).model_dump(mode="json"))
+        subscription.outbox.put_nowait(service.hello(user, terminal_id).model_dump_json())
         await websocket.accept()
         sender = asyncio.create_task(drain(websocket, subscription))
         try:
@@ -355,7 +330,7 @@ async def drain(websocket: WebSocket, subscription: Subscription) -> None:
     """The connection's only writer, so frames leave in the order they were queued."""
     with suppress(WebSocketDisconnect, RuntimeError, OSError):
         while True:
-            await websocket.send_json(await subscription.outbox.get())
+            await websocket.send_text(await subscription.outbox.get())
 
 
 # --------------------------------------------------------------------------- errors
@@ -416,7 +391,6 @@ def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
     )
     app.state.service = service
     app.state.hub = hub
-    app.state.timers = timers
     app.include_router(router)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, validation_error)

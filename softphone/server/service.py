@@ -1,23 +1,26 @@
 """The call service: every rule of the simulated call API, and nothing about HTTP.
 
-Each action on an existing call is a *rule*: a function from the stored call (and the current time)
-to the call it becomes, raising the documented error in the documented order. ``_transition`` runs a
-rule inside one store transaction, saves and numbers the result if it differs, and only then
-publishes it, so a change is pushed exactly once and only after it is durable.
+Which action is allowed from which status, and which error refuses it in which order, is the
+transition table of ``softphone.api`` (``RULES``); this module applies it. Each action says what it
+changes (a ``Change``: the fields it sets); ``_transition`` alone checks, numbers (version + 1),
+saves and publishes, inside one store transaction, so a change is pushed exactly once and only after
+it is committed. With SQLite's ``synchronous=NORMAL`` in WAL mode a committed change survives a crash
+of the process (not a power loss before the next checkpoint).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from softphone.api import (
+    RULES,
     AcceptData,
     AcceptRequest,
-    AnsweredElsewhere,
-    CallAlreadyEnded,
+    Action,
     CalleeBusy,
     CallList,
     CallNotFound,
@@ -37,13 +40,12 @@ from softphone.api import (
     MediaStage,
     MediaStateData,
     MediaStateRequest,
-    NotCallee,
-    NotCaller,
     NotParticipant,
     RejectRequest,
     StartCallData,
     StartCallRequest,
     Unauthorized,
+    ring_deadline,
 )
 from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory, User
@@ -55,23 +57,25 @@ Clock = Callable[[], datetime]
 Scheduler = Callable[[float, Callable[[], None]], None]
 """Run a callback after a delay in seconds: how the service arms ring timers."""
 
-Rule = Callable[[CallRecord, datetime], CallRecord]
+Change = dict[str, Any]
+"""The fields of a call an action sets (never ``version``: ``_transition`` numbers every change)."""
+Decide = Callable[[CallRecord | None, datetime], Change | None]
+"""Given the stored call (``None`` if there is none) and the time: a change, ``None`` for no change, or an error."""
+EndRequest = RejectRequest | CancelRequest | HangupRequest
+ActionRequest = AcceptRequest | EndRequest | MediaStateRequest
+ActionData = AcceptData | CallStatusData | MediaStateData
+
+DERIVED_STATE_FIELDS = frozenset({"channel_name", "app_id", "caller_uid", "callee_uid"})
+"""``CallState`` fields computed from the record rather than stored; every other one is a ``CallRecord`` field."""
+STORED_STATE_FIELDS = tuple(name for name in CallState.model_fields if name not in DERIVED_STATE_FIELDS)
 
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def ring_deadline(call: CallRecord) -> datetime:
-    return call.created_at + timedelta(seconds=call.timeout_seconds)
-
-
 def channel_name(call: CallRecord) -> str:
     return f"call_{call.call_id}_{call.conversation_id}"
-
-
-def _ended(call: CallRecord, status: CallStatus, reason: str, at: datetime) -> CallRecord:
-    return replace(call, status=status, end_reason=reason, ended_at=at, version=call.version + 1)
 
 
 class CallService:
@@ -126,6 +130,7 @@ class CallService:
     # ------------------------------------------------------------------ the documented actions
 
     def start(self, user: User, request: StartCallRequest) -> StartCallData:
+        """Refusals in the order of ``START_REFUSALS``: relationship, callee busy, caller busy."""
         target = self._directory.get(request.target_user_id)
         if (
             target is None
@@ -173,25 +178,24 @@ class CallService:
             expire_at=expire_at,
         )
 
-    def accept(self, user: User, call_id: int, request: AcceptRequest) -> AcceptData:
-        def rule(call: CallRecord, now: datetime) -> CallRecord:
-            if call.callee_user_id != user.user_id:
-                raise NotCallee()
-            if call.status.is_terminal:
-                raise CallAlreadyEnded()
-            if call.status is not CallStatus.CALLING:
-                if call.accepted_terminal_id != request.terminal_id:
-                    raise AnsweredElsewhere()
-                return call  # the accepting terminal asking again: same answer, no change
-            return replace(
-                call,
-                status=CallStatus.ACCEPTED,
-                accepted_at=now,
-                accepted_terminal_id=request.terminal_id,
-                version=call.version + 1,
-            )
+    def act(self, action: Action, user: User, call_id: int, request: ActionRequest) -> ActionData:
+        """Any action on an existing call, by its name in the table: the routes' one way in."""
+        match action, request:
+            case Action.ACCEPT, AcceptRequest():
+                return self.accept(user, call_id, request)
+            case Action.REPORT_MEDIA, MediaStateRequest():
+                return self.report_media(user, call_id, request)
+            case (Action.REJECT, RejectRequest()) | (Action.CANCEL, CancelRequest()) | (Action.HANGUP, HangupRequest()):
+                return self.end(action, user, call_id, request)
+        raise TypeError(f"{action} does not take a {type(request).__name__}")
 
-        call = self._transition(call_id, rule)
+    def accept(self, user: User, call_id: int, request: AcceptRequest) -> AcceptData:
+        """The accepting terminal asking again gets the same answer with the current version."""
+
+        def change(_: CallRecord, now: datetime) -> Change:
+            return {"accepted_at": now, "accepted_terminal_id": request.terminal_id}
+
+        call = self._transition(call_id, self._by_rule(Action.ACCEPT, user, request.terminal_id, change))
         rtc_token, expire_at = self.rtc.issue(channel_name(call), str(user.user_id), self._clock())
         return AcceptData(
             call_id=call.call_id,
@@ -204,50 +208,26 @@ class CallService:
             version=call.version,
         )
 
-    def reject(self, user: User, call_id: int, request: RejectRequest) -> CallStatusData:
-        def rule(call: CallRecord, now: datetime) -> CallRecord:
-            if call.callee_user_id != user.user_id:
-                raise NotCallee()
-            if call.status.is_terminal:
-                raise CallAlreadyEnded()
-            if call.status is not CallStatus.CALLING:
-                if call.accepted_terminal_id != request.terminal_id:
-                    raise AnsweredElsewhere()
-                raise CallStateConflict()  # accepted here: hang up instead
-            return _ended(call, CallStatus.REJECTED, request.reason, now)
+    def end(self, action: Action, user: User, call_id: int, request: EndRequest) -> CallStatusData:
+        """Reject, cancel and hang up: the table decides which is allowed; each records who ended it."""
 
-        return self._status_data(self._transition(call_id, rule))
+        def change(_: CallRecord, now: datetime) -> Change:
+            return {
+                "end_reason": request.reason,
+                "ended_at": now,
+                "ended_by_user_id": user.user_id,
+                "ended_by_terminal_id": request.terminal_id,
+            }
 
-    def cancel(self, user: User, call_id: int, request: CancelRequest) -> CallStatusData:
-        def rule(call: CallRecord, now: datetime) -> CallRecord:
-            if call.caller_user_id != user.user_id:
-                raise NotCaller()
-            if call.status.is_terminal:
-                raise CallAlreadyEnded()
-            if call.status is not CallStatus.CALLING:
-                raise CallStateConflict()
-            return _ended(call, CallStatus.CANCELLED, request.reason, now)
-
-        return self._status_data(self._transition(call_id, rule))
-
-    def hangup(self, user: User, call_id: int, request: HangupRequest) -> CallStatusData:
-        def rule(call: CallRecord, now: datetime) -> CallRecord:
-            if not call.involves(user.user_id):
-                raise NotParticipant()
-            if call.status.is_terminal:
-                raise CallAlreadyEnded()
-            if call.status is CallStatus.CALLING:
-                raise CallStateConflict()  # still ringing: cancel or reject instead
-            return _ended(call, CallStatus.ENDED, request.reason, now)
-
-        return self._status_data(self._transition(call_id, rule))
+        call = self._transition(call_id, self._by_rule(action, user, request.terminal_id, change))
+        return CallStatusData(
+            call_id=call.call_id, status=call.status.value, end_reason=call.end_reason, version=call.version
+        )
 
     def report_media(self, user: User, call_id: int, request: MediaStateRequest) -> MediaStateData:
-        def rule(call: CallRecord, now: datetime) -> CallRecord:
-            if not call.involves(user.user_id):
-                raise NotParticipant()
-            if call.status.is_terminal:
-                raise CallAlreadyEnded()
+        """Recorded per terminal; a change of the call only from ``accepted`` on, and only when it differs."""
+
+        def change(call: CallRecord, now: datetime) -> Change | None:
             last = self._store.last_media(call.call_id, user.user_id, request.terminal_id)
             self._store.save_media(
                 MediaReport(
@@ -255,24 +235,24 @@ class CallService:
                 )
             )
             if call.status is CallStatus.CALLING:
-                return call  # the caller joins early; recorded, but not a change of the call
+                return None  # the caller joins early; recorded, but not a change of the call
             if call.status is CallStatus.ACCEPTED and request.stage == MediaStage.JOINED:
-                return replace(call, status=CallStatus.ONGOING, started_at=now, version=call.version + 1)
+                return {"status": CallStatus.ONGOING, "started_at": now}
             if last is not None and (last.stage, last.network_quality) == (request.stage, request.network_quality):
-                return call
-            return replace(call, version=call.version + 1)
+                return None
+            return {}
 
-        call = self._transition(call_id, rule)
+        call = self._transition(call_id, self._by_rule(Action.REPORT_MEDIA, user, request.terminal_id, change))
         return MediaStateData(
             call_id=call.call_id, status=call.status.value, started_at=call.started_at, version=call.version
         )
 
     def state(self, user: User, call_id: int) -> CallState:
         call = self._store.get_call(call_id)
-        if call is None:
-            raise CallNotFound()
-        if not call.involves(user.user_id):
-            raise NotParticipant()
+        refusal = RULES[Action.STATE].refusal(call, user.user_id, terminal_id="")
+        if refusal is not None:
+            raise refusal.error()
+        assert call is not None
         return self.state_of(call)
 
     # ------------------------------------------------------------------ lists and push (ext)
@@ -292,65 +272,73 @@ class CallService:
     def ring_timeout(self, call_id: int) -> None:
         """A ring timer fired: the call ends unless something else moved it out of ``calling`` first."""
 
-        def rule(call: CallRecord, now: datetime) -> CallRecord:
-            if call.status is not CallStatus.CALLING:
-                return call
-            return _ended(call, CallStatus.ENDED, EndReason.NO_ANSWER_TIMEOUT.value, ring_deadline(call))
+        def decide(call: CallRecord | None, _: datetime) -> Change | None:
+            if call is None or call.status is not CallStatus.CALLING:
+                return None
+            return {
+                "status": CallStatus.ENDED,
+                "end_reason": EndReason.NO_ANSWER_TIMEOUT.value,
+                "ended_at": ring_deadline(call.created_at, call.timeout_seconds),
+            }
 
-        self._transition(call_id, rule)
+        self._transition(call_id, decide)
 
     def resume_ringing(self) -> None:
         """At start-up: end calls whose ring timeout passed while the server was down, re-arm the rest."""
         now = self._clock()
         for call in self._store.calls_with_status(CallStatus.CALLING):
-            remaining = (ring_deadline(call) - now).total_seconds()
+            remaining = (ring_deadline(call.created_at, call.timeout_seconds) - now).total_seconds()
             if remaining <= 0:
                 self.ring_timeout(call.call_id)
             else:
                 self._schedule(remaining, partial(self.ring_timeout, call.call_id))
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ the one path of every change
 
     def state_of(self, call: CallRecord) -> CallState:
+        """The wire state of a stored call: stored fields by name, the rest derived."""
         return CallState(
-            call_id=call.call_id,
-            status=call.status.value,
-            call_type=call.call_type,
-            biz_type=call.biz_type,
-            conversation_id=call.conversation_id,
+            **{name: getattr(call, name) for name in STORED_STATE_FIELDS},
             channel_name=channel_name(call),
             app_id=self._config.app_id,
-            caller_user_id=call.caller_user_id,
-            callee_user_id=call.callee_user_id,
             caller_uid=str(call.caller_user_id),
             callee_uid=str(call.callee_user_id),
-            accepted_at=call.accepted_at,
-            started_at=call.started_at,
-            ended_at=call.ended_at,
-            end_reason=call.end_reason,
-            version=call.version,
-            accepted_terminal_id=call.accepted_terminal_id,
-            created_at=call.created_at,
-            timeout_seconds=call.timeout_seconds,
         )
 
     @staticmethod
-    def _status_data(call: CallRecord) -> CallStatusData:
-        return CallStatusData(
-            call_id=call.call_id, status=call.status.value, end_reason=call.end_reason, version=call.version
-        )
+    def _by_rule(
+        action: Action, user: User, terminal_id: str, change: Callable[[CallRecord, datetime], Change | None]
+    ) -> Decide:
+        """The table's checks for ``action`` in their order, then (unless a repeat) the action's change."""
+        rule = RULES[action]
 
-    def _transition(self, call_id: int, rule: Rule) -> CallRecord:
-        """Run ``rule`` on the stored call in one transaction; save, number and push it if it changed."""
+        def decide(call: CallRecord | None, now: datetime) -> Change | None:
+            refusal = rule.refusal(call, user.user_id, terminal_id)
+            if refusal is not None:
+                raise refusal.error()
+            assert call is not None
+            if not rule.changes(call):
+                return None
+            made = change(call, now)
+            if made is None:
+                return None
+            return made if rule.result is None else {"status": rule.result, **made}
+
+        return decide
+
+    def _transition(self, call_id: int, decide: Decide) -> CallRecord:
+        """Decide on the stored call in one transaction; save, number and push it if it changed."""
         now = self._clock()
         with self._store.atomic():
             call = self._store.get_call(call_id)
+            change = decide(call, now)
             if call is None:
                 raise CallNotFound()
-            updated = rule(call, now)
-            if updated == call:
+            if change is None:
                 return call
+            updated = replace(call, **change, version=call.version + 1)
             self._store.save_call(updated)
             event_id = self._store.append_event(updated, now)
         self._hub.publish(event_id, self.state_of(updated))
         return updated
+

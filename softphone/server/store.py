@@ -21,7 +21,12 @@ from softphone.api import LIVE_STATUSES, CallStatus
 
 @dataclass(frozen=True)
 class CallRecord:
-    """One call as stored; ``call_id`` is 0 until the store assigns one."""
+    """One call as stored; ``call_id`` is 0 until the store assigns one.
+
+    The fields are the ``CallState`` fields the server keeps (under the same names), minus those it
+    derives (``channel_name``, ``app_id``, the uids), plus its own bookkeeping. The ``calls`` table has
+    one column per field; tests keep all three in step.
+    """
 
     call_id: int
     conversation_id: int
@@ -39,6 +44,8 @@ class CallRecord:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
+    ended_by_user_id: int | None = None
+    ended_by_terminal_id: str | None = None
 
     def involves(self, user_id: int) -> bool:
         return user_id in (self.caller_user_id, self.callee_user_id)
@@ -94,50 +101,93 @@ class Store(Protocol):
         ...
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (
-    token TEXT PRIMARY KEY, user_id INTEGER NOT NULL, issued_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS calls (
-    call_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id INTEGER NOT NULL,
-    call_type TEXT NOT NULL,
-    biz_type TEXT NOT NULL,
-    caller_user_id INTEGER NOT NULL,
-    callee_user_id INTEGER NOT NULL,
-    caller_terminal_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    timeout_seconds INTEGER NOT NULL,
-    accepted_terminal_id TEXT,
-    accepted_at TEXT,
-    started_at TEXT,
-    ended_at TEXT,
-    end_reason TEXT
-);
-CREATE INDEX IF NOT EXISTS calls_by_caller ON calls (caller_user_id, call_id);
-CREATE INDEX IF NOT EXISTS calls_by_callee ON calls (callee_user_id, call_id);
-CREATE INDEX IF NOT EXISTS calls_by_status ON calls (status);
-CREATE TABLE IF NOT EXISTS call_events (
-    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    call_id INTEGER NOT NULL REFERENCES calls (call_id),
-    version INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    recorded_at TEXT NOT NULL,
-    UNIQUE (call_id, version)
-);
-CREATE TABLE IF NOT EXISTS media_reports (
-    call_id INTEGER NOT NULL REFERENCES calls (call_id),
-    user_id INTEGER NOT NULL,
-    terminal_id TEXT NOT NULL,
-    stage TEXT NOT NULL,
-    network_quality TEXT,
-    reported_at TEXT NOT NULL,
-    PRIMARY KEY (call_id, user_id, terminal_id)
-);
-"""
+class SchemaTooNew(Exception):
+    """The database was written by a newer softphone; opening it here could lose what that one stored."""
+
+
+# The database outlives upgrades: each step takes a database from version N to N + 1 (``PRAGMA
+# user_version``), in order, and a step is never edited once released. Version 0 is a new file or
+# one written before the schema had a version; step 1 is that schema, created if missing.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS tokens (
+        token TEXT PRIMARY KEY, user_id INTEGER NOT NULL, issued_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS calls (
+        call_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id INTEGER NOT NULL,
+        call_type TEXT NOT NULL,
+        biz_type TEXT NOT NULL,
+        caller_user_id INTEGER NOT NULL,
+        callee_user_id INTEGER NOT NULL,
+        caller_terminal_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        timeout_seconds INTEGER NOT NULL,
+        accepted_terminal_id TEXT,
+        accepted_at TEXT,
+        started_at TEXT,
+        ended_at TEXT,
+        end_reason TEXT
+    );
+    CREATE INDEX IF NOT EXISTS calls_by_caller ON calls (caller_user_id, call_id);
+    CREATE INDEX IF NOT EXISTS calls_by_callee ON calls (callee_user_id, call_id);
+    CREATE INDEX IF NOT EXISTS calls_by_status ON calls (status);
+    CREATE TABLE IF NOT EXISTS call_events (
+        event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id INTEGER NOT NULL REFERENCES calls (call_id),
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        UNIQUE (call_id, version)
+    );
+    CREATE TABLE IF NOT EXISTS media_reports (
+        call_id INTEGER NOT NULL REFERENCES calls (call_id),
+        user_id INTEGER NOT NULL,
+        terminal_id TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        network_quality TEXT,
+        reported_at TEXT NOT NULL,
+        PRIMARY KEY (call_id, user_id, terminal_id)
+    );
+    """,
+    # Who ended a call, so clients can say "you hung up" truthfully after a restart. Unknown (NULL)
+    # for calls ended before this step.
+    """
+    ALTER TABLE calls ADD COLUMN ended_by_user_id INTEGER;
+    ALTER TABLE calls ADD COLUMN ended_by_terminal_id TEXT;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection, where: str) -> int:
+    """Bring ``db`` to ``SCHEMA_VERSION``, one step per transaction; returns the version it had."""
+    found = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"{where} has schema version {found}, but this softphone knows versions up to {SCHEMA_VERSION}: "
+            "it was written by a newer softphone. Upgrade softphone, or use another database (--db)."
+        )
+    for version in range(found, SCHEMA_VERSION):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[version]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    """A migration's statements, run one by one so that the step stays inside its transaction."""
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
+
 
 _CALL_COLUMNS = [field.name for field in fields(CallRecord)]
 _TIMESTAMP_COLUMNS = {"created_at", "accepted_at", "started_at", "ended_at"}
@@ -168,7 +218,7 @@ class SQLiteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        migrate(self._db, path)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:

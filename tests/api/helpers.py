@@ -19,30 +19,6 @@ from softphone.api import (
 NO_WAIT = Backoff(initial=0, maximum=0, factor=1, jitter=0)
 
 
-def state_payload(
-    call_id: int = 5001, version: int = 1, status: str = "calling"
-) -> dict[str, Any]:
-    """A state object shaped like the documented example."""
-    return {
-        "call_id": call_id,
-        "status": status,
-        "call_type": "audio",
-        "biz_type": "single",
-        "conversation_id": 1001,
-        "channel_name": f"call_{call_id}_1001",
-        "app_id": "app",
-        "caller_user_id": 10001,
-        "callee_user_id": 20002,
-        "caller_uid": "10001",
-        "callee_uid": "20002",
-        "accepted_at": None,
-        "started_at": None,
-        "ended_at": None,
-        "end_reason": None,
-        "version": version,
-    }
-
-
 def envelope(data: Any, code: int = 0, message: str = "success") -> dict[str, Any]:
     return {"code": code, "message": message, "data": data}
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from support.wire import state_payload
 
 from softphone.api import (
     AnsweredElsewhere,
@@ -32,8 +32,9 @@ from softphone.api import (
     ServerUnreachable,
     Unauthorized,
 )
+from softphone.launch import free_port
 
-from .helpers import envelope, state_payload
+from .helpers import envelope
 
 MakeClient = Callable[..., CallClient]
 
@@ -141,9 +142,7 @@ async def test_unknown_fields_and_statuses_are_read_as_they_are(
 
 
 async def test_refused_connection_is_server_unreachable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     async with CallClient(f"http://127.0.0.1:{port}", terminal_id="t", retries=0) as client:
         with pytest.raises(ServerUnreachable) as raised:
             await client.health()

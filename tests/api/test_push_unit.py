@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
 import httpx
 import pytest
+from support.wire import state_payload
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
@@ -27,8 +27,9 @@ from softphone.api import (
     RouteNotFound,
     Unauthorized,
 )
+from softphone.launch import free_port
 
-from .helpers import EventLog, Observed, envelope, state_payload
+from .helpers import EventLog, Observed, envelope
 
 MakeClient = Callable[..., CallClient]
 Watch = Callable[[PushStream], EventLog]
@@ -139,13 +140,6 @@ class ScriptedHttp(Observed):
         if body is None:
             return httpx.Response(404, json={"code": 40401, "message": "接口不存在", "data": None})
         return httpx.Response(200, json=body)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_hello_then_resync_then_pushes_errors_and_pings(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from softphone.api import AcceptData, CallState, CallStatusData, MediaStateData, StartCallData
+from support.wire import CALL_ID, CALLEE, CALLER, CONVERSATION_ID, state
 
-CALL_ID = 5001
-CONVERSATION_ID = 1001
-CALLER = 10001
-CALLEE = 20002
+from softphone.api import AcceptData, CallStatusData, MediaStateData, StartCallData
+
+__all__ = ["CALLEE", "CALLER", "STRANGER", "accept", "at", "ended", "media", "start", "state"]
+
 STRANGER = 30003
 CALLER_TERMINAL = "alice-laptop"
 CALLEE_TERMINAL = "bob-desk"
@@ -21,26 +20,6 @@ T0 = datetime(2026, 7, 5, 10, 5, 0, tzinfo=UTC)
 def at(seconds: float) -> datetime:
     """A moment ``seconds`` after the example call was placed."""
     return T0 + timedelta(seconds=seconds)
-
-
-def state(version: int, status: str, call_id: int = CALL_ID, **fields: Any) -> CallState:
-    """A full state object as ``GET state`` or a push would carry it."""
-    values: dict[str, Any] = {
-        "call_id": call_id,
-        "status": status,
-        "call_type": "audio",
-        "biz_type": "single",
-        "conversation_id": CONVERSATION_ID,
-        "channel_name": f"call_{call_id}_{CONVERSATION_ID}",
-        "app_id": "app-demo",
-        "caller_user_id": CALLER,
-        "callee_user_id": CALLEE,
-        "caller_uid": str(CALLER),
-        "callee_uid": str(CALLEE),
-        "version": version,
-    }
-    values.update(fields)
-    return CallState(**values)
 
 
 def start(call_id: int = CALL_ID, *, version: int = 1, timeout_seconds: int = 30) -> StartCallData:

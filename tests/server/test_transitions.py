@@ -22,6 +22,7 @@ STATE_KEYS = {
     "call_id", "status", "call_type", "biz_type", "conversation_id", "channel_name", "app_id",
     "caller_user_id", "callee_user_id", "caller_uid", "callee_uid", "accepted_at", "started_at",
     "ended_at", "end_reason", "version", "accepted_terminal_id", "created_at", "timeout_seconds",
+    "caller_terminal_id", "ended_by_user_id", "ended_by_terminal_id",
 }  # fmt: skip
 
 
@@ -105,6 +106,8 @@ async def test_a_plain_call_runs_v1_to_v5_as_documented(parties: Parties) -> Non
     assert (final["caller_uid"], final["callee_uid"]) == (str(ALICE), str(BOB))
     assert (final["call_type"], final["biz_type"], final["conversation_id"]) == ("video", "single", conversation)
     assert final["end_reason"] == "local_hangup" and final["timeout_seconds"] == 30
+    assert (final["caller_terminal_id"], final["accepted_terminal_id"]) == (CALLER_TERMINAL, CALLEE_TERMINAL)
+    assert (final["ended_by_user_id"], final["ended_by_terminal_id"]) == (BOB, CALLEE_TERMINAL)
     assert parse(final["created_at"]) <= parse(final["accepted_at"]) <= parse(final["started_at"]) <= parse(final["ended_at"])
     assert "rtc_token" not in final
     # Terminal: nothing moves it again.

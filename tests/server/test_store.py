@@ -1,0 +1,104 @@
+"""The database outlives upgrades: a versioned schema, ordered migrations, and one list of call fields."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from softphone.api import CallState
+from softphone.server.service import DERIVED_STATE_FIELDS, STORED_STATE_FIELDS
+from softphone.server.store import SCHEMA_VERSION, CallRecord, SchemaTooNew, SQLiteStore
+
+FIXTURES = Path(__file__).with_name("fixtures")
+# Written by the simulator before the schema had a version: five calls, one in each kind of state.
+SCHEMA_0 = FIXTURES / "schema-0.db"
+SCHEMA_0_CALLS = {
+    1: ("ended", 4, "local_hangup"),
+    2: ("rejected", 2, "user_reject"),
+    3: ("cancelled", 2, "caller_cancel"),
+    4: ("ongoing", 4, None),
+    5: ("calling", 1, None),
+}
+SCHEMA_0_ALICE_TOKEN = "BZPGbw6VvNsr-TfLlsENniJU-h01FEpkJOUJiW01MJ0"
+
+
+def user_version(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def call_columns(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [row[1] for row in db.execute("PRAGMA table_info(calls)")]
+
+
+@pytest.fixture
+def old_db(tmp_path: Path) -> Path:
+    copy = tmp_path / "softphone.db"
+    shutil.copy(SCHEMA_0, copy)
+    return copy
+
+
+def test_a_new_database_gets_the_latest_schema(tmp_path: Path) -> None:
+    SQLiteStore(str(tmp_path / "new.db"))
+    assert user_version(tmp_path / "new.db") == SCHEMA_VERSION
+
+
+def test_an_unversioned_database_is_migrated_in_place_and_keeps_every_call(old_db: Path) -> None:
+    assert user_version(old_db) == 0
+    store = SQLiteStore(str(old_db))
+    assert user_version(old_db) == SCHEMA_VERSION
+    calls = {call_id: store.get_call(call_id) for call_id in SCHEMA_0_CALLS}
+    assert {
+        call_id: (call.status.value, call.version, call.end_reason) for call_id, call in calls.items() if call
+    } == SCHEMA_0_CALLS
+    ended = calls[1]
+    assert ended is not None and (ended.ended_by_user_id, ended.ended_by_terminal_id) == (None, None)
+    assert store.token_user(SCHEMA_0_ALICE_TOKEN) == 10001
+
+
+def test_migrating_twice_changes_nothing(old_db: Path) -> None:
+    SQLiteStore(str(old_db)).save_token("later", 20002, datetime.now(UTC))
+    store = SQLiteStore(str(old_db))
+    assert user_version(old_db) == SCHEMA_VERSION
+    assert call_columns(old_db) == [field.name for field in fields(CallRecord)]
+    assert store.token_user("later") == 20002
+
+
+def test_a_database_from_a_newer_softphone_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.db"
+    with sqlite3.connect(newer) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(SchemaTooNew, match=f"schema version {SCHEMA_VERSION + 1}.*newer softphone"):
+        SQLiteStore(str(newer))
+    assert user_version(newer) == SCHEMA_VERSION + 1
+
+
+def test_serve_refuses_a_newer_database_in_one_line(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.db"
+    with sqlite3.connect(newer) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    result = subprocess.run(
+        [sys.executable, "-m", "softphone", "serve", "--port", "0", "--db", str(newer)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "newer softphone" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_calls_table_has_one_column_per_record_field(tmp_path: Path) -> None:
+    SQLiteStore(str(tmp_path / "new.db"))
+    assert call_columns(tmp_path / "new.db") == [field.name for field in fields(CallRecord)]
+
+
+def test_the_record_stores_every_state_field_it_does_not_derive() -> None:
+    """``CallState`` is the source: a field added there must be stored (or derived) on purpose."""
+    assert {field.name for field in fields(CallRecord)} == set(CallState.model_fields) - DERIVED_STATE_FIELDS
+    assert set(STORED_STATE_FIELDS) | DERIVED_STATE_FIELDS == set(CallState.model_fields)
