@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from softphone.launch import DEFAULT_HOST, DEFAULT_PORT
+
+if TYPE_CHECKING:
+    from softphone.api import FaultSettings
 
 IDLE_TIMEOUT_HELP = "Stop by itself after this many seconds with no request and no push connection."
 
@@ -59,9 +64,43 @@ def main(
     SoftphoneApp(config).run()
 
 
+def _fault_settings(_: click.Context, __: click.Parameter, spec: str | None) -> FaultSettings | None:
+    from softphone.api import FaultSettings
+
+    try:
+        return None if spec is None else FaultSettings.from_spec(spec)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _token_ttl(_: click.Context, __: click.Parameter, text: str) -> timedelta:
+    from softphone.api import duration_seconds
+
+    try:
+        seconds = duration_seconds(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    if seconds <= 0:
+        raise click.BadParameter(f"{text!r}: must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+REMOTE_WARNING = (
+    "WARNING: listening on {host}, beyond this machine: anyone who can reach it can sign in as anyone "
+    "(POST /api/dev/login needs no password). Use it only on a network you trust."
+)
+
+
 @main.command()
-@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to listen on.")
+@click.option(
+    "--host", default=DEFAULT_HOST, show_default=True, help="Interface to listen on; one beyond loopback needs --allow-remote."
+)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="TCP port.")
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a --host beyond loopback and any Host header: anyone who reaches the server can sign in as anyone.",
+)
 @click.option(
     "--db",
     "db",
@@ -82,17 +121,82 @@ def main(
     default=None,
     help="TOML file of [[users]] (user_id, name, display_name) instead of the demo users.",
 )
+@click.option(
+    "--token-ttl",
+    default="1d",
+    show_default=True,
+    metavar="DURATION",
+    callback=_token_ttl,
+    help="How long a login token stays valid: 90s, 30m, 12h, 1d, or a number of seconds.",
+)
+@click.option(
+    "--faults",
+    "fault_settings",
+    metavar="SPEC",
+    default=None,
+    callback=_fault_settings,
+    help="Misbehave on purpose on /api/calls/* and pushes, e.g. push-drop=0.3,push-dup=0.2,push-reorder=0.2,"
+    "push-disconnect=0.05,http-error=0.05 (probabilities 0..1), push-delay=50ms,http-latency=20ms "
+    "(whole ms up to 10000ms, whole seconds up to 10s, or a number of ms). Change at run time: PUT /api/dev/faults.",
+)
+@click.option(
+    "--fault-seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=None,
+    help="Seed of the faults' random streams: the same seed and requests give the same faults. Default: random, logged.",
+)
+@click.option(
+    "--max-push-per-user",
+    type=click.IntRange(min=1),
+    default=1_000,
+    show_default=True,
+    help="Push connections one user may hold; more are refused at the handshake (42901).",
+)
+@click.option(
+    "--max-push-per-server",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Push connections the server holds in all; more are refused at the handshake (42901).",
+)
 def serve(
-    host: str, port: int, db: str | None, ring_timeout: int, idle_timeout: float | None, directory: Path | None
+    host: str,
+    port: int,
+    allow_remote: bool,
+    db: str | None,
+    ring_timeout: int,
+    idle_timeout: float | None,
+    directory: Path | None,
+    token_ttl: timedelta,
+    fault_settings: FaultSettings | None,
+    fault_seed: int | None,
+    max_push_per_user: int,
+    max_push_per_server: int,
 ) -> None:
-    """Run the call-API simulator."""
-    from softphone.server.runner import run_server
+    """Run the call-API simulator (on loopback unless --allow-remote)."""
+    from softphone.api import FaultSettings
+    from softphone.server.config import ServerConfig
+    from softphone.server.directory import BUNDLED_DIRECTORY
+    from softphone.server.guards import is_loopback
+    from softphone.server.runner import default_db_path, run_server
     from softphone.server.store import SchemaTooNew
 
+    if not is_loopback(host):
+        if not allow_remote:
+            raise click.UsageError(f"--host {host} is beyond loopback: add --allow-remote to serve other machines.")
+        click.echo(REMOTE_WARNING.format(host=host), err=True)
+    config = ServerConfig(
+        db=db or str(default_db_path()),
+        ring_timeout=ring_timeout,
+        directory=directory or BUNDLED_DIRECTORY,
+        token_ttl=token_ttl,
+        allow_remote=allow_remote,
+        max_push_per_user=max_push_per_user,
+        max_push_per_server=max_push_per_server,
+        faults=(fault_settings or FaultSettings()).model_copy(update={"seed": fault_seed}),
+    )
     try:
-        run_server(
-            host=host, port=port, db=db, ring_timeout=ring_timeout, idle_timeout=idle_timeout, directory=directory
-        )
+        run_server(config, host=host, port=port, idle_timeout=idle_timeout)
     except SchemaTooNew as refusal:
         raise click.ClickException(str(refusal)) from None
 

@@ -20,7 +20,7 @@ Fixtures:
   for an app with its lifespan running, and ``client_for(app)``, the in-process client below.
 - ``asgi_app``: the FastAPI app on an in-memory database with its lifespan running (ring timers armed).
 - ``asgi_client``: an ``httpx.AsyncClient`` on ``asgi_app`` through ``httpx.ASGITransport``, base URL
-  ``http://simulator``; server errors come back as 500 envelopes instead of being raised.
+  ``http://testserver``; server errors come back as 500 envelopes instead of being raised.
 """
 
 from __future__ import annotations

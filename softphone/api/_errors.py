@@ -10,10 +10,13 @@ types when it reads an error envelope, so both sides agree on codes and messages
     ├── ProtocolError             an answer that is not the documented envelope (non-JSON, bad shape)
     └── ApiError                  an envelope with a non-zero code; ``code`` and ``message`` as sent
         ├── InvalidParams         40001 参数错误: <field and why>
+        │   └── BodyTooLarge      40001 参数错误: 请求体过大 (HTTP 413; the client sees InvalidParams)
         ├── Unauthorized          40101 未登录或令牌无效
         ├── RouteNotFound         40401 接口不存在
         ├── MethodNotAllowed      40501 方法不允许
+        ├── TooManyConnections    42901 推送连接过多 (simulator: push connection cap)
         ├── InternalServerError   50000 服务器内部错误
+        ├── ServiceUnavailable    50300 服务暂不可用 (simulator: an injected fault)
         └── CallError             41xxx business errors of the call API
             ├── CallNotFound           41001 通话不存在
             ├── CallStateConflict      41002 通话状态不允许此操作
@@ -89,6 +92,13 @@ class InvalidParams(ApiError):
         return cls(f"{cls.MESSAGE}: {reason}")
 
 
+class BodyTooLarge(InvalidParams):
+    """A request body over the simulator's limit: answered before it is read in full."""
+
+    HTTP_STATUS = 413
+    MESSAGE = f"{InvalidParams.MESSAGE}: 请求体过大"
+
+
 class Unauthorized(ApiError):
     CODE = 40101
     HTTP_STATUS = 401
@@ -107,10 +117,26 @@ class MethodNotAllowed(ApiError):
     MESSAGE = "方法不允许"
 
 
+class TooManyConnections(ApiError):
+    """A push connection over the per-user or per-server cap, refused at the handshake."""
+
+    CODE = 42901
+    HTTP_STATUS = 429
+    MESSAGE = "推送连接过多"
+
+
 class InternalServerError(ApiError):
     CODE = 50000
     HTTP_STATUS = 500
     MESSAGE = "服务器内部错误"
+
+
+class ServiceUnavailable(ApiError):
+    """The server could not take the request now; nothing was changed, so it is safe to try again."""
+
+    CODE = 50300
+    HTTP_STATUS = 503
+    MESSAGE = "服务暂不可用"
 
 
 class CallError(ApiError):
@@ -171,7 +197,9 @@ _BY_CODE: dict[int, type[ApiError]] = {
         Unauthorized,
         RouteNotFound,
         MethodNotAllowed,
+        TooManyConnections,
         InternalServerError,
+        ServiceUnavailable,
         CallNotFound,
         CallStateConflict,
         CalleeBusy,

@@ -9,17 +9,20 @@ real service does not document; they are optional so the same models read a real
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
-    PositiveInt,
     TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
 )
 
 
@@ -98,6 +101,15 @@ class NetworkQuality(StrEnum):
 # --------------------------------------------------------------------------- requests
 
 
+def _integral(value: object) -> object:
+    """A JSON number with no fractional part (``30109.0``) is an integer, as JSON Schema says."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WireInt = Annotated[int, BeforeValidator(_integral), Field(gt=0)]
+"""A positive integer field of a request: ``30109`` or ``30109.0``, never ``"30109"`` or ``true``."""
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
@@ -106,8 +118,8 @@ TerminalId = Annotated[str, Field(min_length=1, max_length=TERMINAL_ID_MAX)]
 
 
 class StartCallRequest(_Request):
-    conversation_id: PositiveInt
-    target_user_id: PositiveInt
+    conversation_id: WireInt
+    target_user_id: WireInt
     call_type: CallType
     biz_type: Literal["single"]
     terminal_id: TerminalId
@@ -141,7 +153,7 @@ class MediaStateRequest(_Request):
 class LoginRequest(_Request):
     """*ext* ``POST /api/dev/login``: a user name or a user id."""
 
-    user: Annotated[str, Field(min_length=1, max_length=USER_KEY_MAX)] | PositiveInt
+    user: Annotated[str, Field(min_length=1, max_length=USER_KEY_MAX)] | WireInt
 
 
 # --------------------------------------------------------------------------- responses
@@ -327,6 +339,105 @@ class ErrorFrameData(_Response):
 class ErrorFrame(_Response):
     type: Literal["error"] = "error"
     data: ErrorFrameData
+
+
+# --------------------------------------------------------------------------- faults (ext)
+
+FAULT_PROBABILITIES = ("push-drop", "push-dup", "push-reorder", "push-disconnect", "http-error")
+FAULT_DURATIONS = ("push-delay", "http-latency")
+FAULT_DURATION_MAX_MS = 10_000
+# Whole milliseconds up to 10000 or whole seconds up to 10: the schema states the limit itself, so
+# anything it allows is accepted and anything else is refused.
+FAULT_DURATION_PATTERN = r"^(?:(?:[0-9]|[1-9][0-9]{1,3}|10000)ms|(?:[0-9]|10)s)$"
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def duration_seconds(text: str, default_unit: str = "s") -> float:
+    """``50ms``, ``1s``, ``30m``, ``12h``, ``1d``, or a bare number in ``default_unit``: for options."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r}: expected a duration such as 50ms, 1s, 30m, 12h or 1d")
+    return float(match[1]) * _DURATION_UNITS[match[2] or default_unit]
+
+
+def _milliseconds(value: object) -> object:
+    if isinstance(value, str):
+        if re.fullmatch(FAULT_DURATION_PATTERN, value) is None:
+            raise ValueError(f"expected whole ms up to {FAULT_DURATION_MAX_MS}ms or whole seconds (50ms, 1s)")
+        return duration_seconds(value, "ms") * 1000
+    return value
+
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+Milliseconds = Annotated[
+    float,
+    BeforeValidator(_milliseconds),
+    Field(ge=0, le=FAULT_DURATION_MAX_MS),
+    PlainSerializer(lambda ms: f"{ms:g}ms", return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": FAULT_DURATION_PATTERN},
+                {"type": "number", "minimum": 0, "maximum": FAULT_DURATION_MAX_MS},
+            ],
+            "description": "A duration: '50ms', '1s', or a number of milliseconds.",
+        }
+    ),
+]
+
+
+class FaultSettings(BaseModel):
+    """*ext* ``GET``/``PUT /api/dev/faults`` and ``serve --faults``: the keys are the option's words.
+
+    Probabilities are numbers from 0 to 1, durations ``"50ms"``, ``"1s"`` or numbers of milliseconds;
+    a missing key is no fault of that kind, so ``{}`` turns every fault off. ``seed`` (as
+    ``--fault-seed``) restarts the random streams; the server answers with the seed in force.
+    """
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        alias_generator=lambda name: name.replace("_", "-"),
+        validate_by_name=True,
+        serialize_by_alias=True,
+    )
+
+    push_drop: Probability = 0.0
+    push_dup: Probability = 0.0
+    push_reorder: Probability = 0.0
+    push_disconnect: Probability = 0.0
+    http_error: Probability = 0.0
+    push_delay: Milliseconds = 0.0
+    http_latency: Milliseconds = 0.0
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
+
+    @classmethod
+    def from_spec(cls, spec: str) -> FaultSettings:
+        """``push-drop=0.3,push-delay=50ms``; a ``ValueError`` names the first bad item."""
+        values: dict[str, object] = {}
+        given: dict[str, str] = {}
+        for item in (part.strip() for part in spec.split(",")):
+            if not item:
+                continue
+            key, equals, value = item.partition("=")
+            if not equals or key not in FAULT_PROBABILITIES + FAULT_DURATIONS:
+                known = ", ".join(FAULT_PROBABILITIES + FAULT_DURATIONS)
+                raise ValueError(f"{item}: expected KIND=VALUE with KIND one of {known}")
+            given[key] = value
+            values[key] = float(value) if _NUMBER.fullmatch(value) else value
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            key = str(first["loc"][0])
+            raise ValueError(f"{key}={given.get(key)}: {first['msg']}") from None
+
+    def spec(self) -> str:
+        """The faults in force in the option's syntax, e.g. for the log; empty when there are none."""
+        dumped = self.model_dump(exclude={"seed"})
+        return ",".join(f"{key}={value}" for key, value in dumped.items() if value not in (0.0, "0ms"))
 
 
 ServerFrame = Annotated[

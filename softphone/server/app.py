@@ -10,17 +10,17 @@ the same reason.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -32,12 +32,14 @@ from softphone.api import (
     AcceptRequest,
     Action,
     ApiError,
+    BodyTooLarge,
     CallList,
     CallState,
     CallStatusData,
     CancelRequest,
     DirectoryData,
     Envelope,
+    FaultSettings,
     HangupRequest,
     HealthData,
     InternalServerError,
@@ -49,16 +51,19 @@ from softphone.api import (
     MethodNotAllowed,
     RejectRequest,
     RouteNotFound,
+    ServiceUnavailable,
     StartCallData,
     StartCallRequest,
     bearer_token,
-    failure,
     success,
 )
 from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory, User
-from softphone.server.hub import Hub, Subscription, answer_client_frame
-from softphone.server.service import ActionRequest, CallService, Clock, system_clock
+from softphone.server.faults import Faults, HttpFaults
+from softphone.server.guards import BodyLimit, HostCheck, error_response, refuse_websocket
+from softphone.server.hub import Delivery, Hub
+from softphone.server.push import run_push_connection
+from softphone.server.service import ActionRequest, CallService, Clock, Credential, system_clock
 from softphone.server.store import SQLiteStore
 from softphone.server.timers import LoopTimers
 
@@ -119,15 +124,30 @@ ServiceDep = Annotated[CallService, Depends(get_service)]
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/dev/login.")
 
 
-async def current_user(service: ServiceDep, request: Request, _: Annotated[object, Depends(_bearer)]) -> User:
-    """The token's user; ``_bearer`` is only there to describe the scheme in the OpenAPI document."""
+async def current_credential(
+    service: ServiceDep, request: Request, _: Annotated[object, Depends(_bearer)]
+) -> Credential:
+    """The token's credential; ``_bearer`` is only there to describe the scheme in the OpenAPI document."""
     return service.authenticate(bearer_token(request.headers.get("authorization")))
 
 
+async def current_user(credential: Annotated[Credential, Depends(current_credential)]) -> User:
+    return credential.user
+
+
+CurrentCredential = Annotated[Credential, Depends(current_credential)]
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def ok(data: BaseModel) -> JSONResponse:
+def get_faults(request: Request) -> Faults:
+    faults: Faults = request.app.state.faults
+    return faults
+
+
+FaultsDep = Annotated[Faults, Depends(get_faults)]
+
+
+def ok(data: BaseModel | None) -> JSONResponse:
     return JSONResponse(success(data))
 
 
@@ -139,7 +159,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorEnvelope, "description": "40101 未登录或令牌无效"},
     500: {"model": ErrorEnvelope, "description": "50000 服务器内部错误"},
 }
+_FAULTED: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorEnvelope, "description": f"{ServiceUnavailable.CODE} {ServiceUnavailable.MESSAGE} (an injected fault)"},
+}
+_TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorEnvelope, "description": f"{BodyTooLarge.CODE} {BodyTooLarge.MESSAGE}"},
+}
 _REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    FaultSettings,
     LoginRequest,
     StartCallRequest,
     AcceptRequest,
@@ -156,7 +183,8 @@ def documented_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def build_openapi(app: FastAPI) -> dict[str, Any]:
+def build_openapi(app: FastAPI, directory: Directory) -> dict[str, Any]:
+    """The document, with the hand-parsed request bodies and the directory's users for the login."""
     if app.openapi_schema is None:
         document = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
@@ -166,6 +194,15 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(schema.pop("$defs", {}))
             schemas[model.__name__] = schema
+        # An unknown user is a 40001, so the schema names the users there are: schema and server agree.
+        schemas[LoginRequest.__name__]["properties"]["user"] = {
+            "title": "User",
+            "description": "A directory user, by name or by id.",
+            "anyOf": [
+                {"type": "string", "enum": [user.name for user in directory.users]},
+                {"type": "integer", "enum": [user.user_id for user in directory.users]},
+            ],
+        }
         app.openapi_schema = document
     return app.openapi_schema
 
@@ -185,6 +222,7 @@ async def healthz() -> JSONResponse:
 @router.post(
     "/api/dev/login",
     response_model=Envelope[LoginData],
+    responses=_TOO_LARGE,
     openapi_extra=documented_body(LoginRequest),
     tags=["simulator"],
 )
@@ -201,9 +239,37 @@ async def directory(user: CurrentUser, service: ServiceDep) -> JSONResponse:
     return ok(service.directory_for(user))
 
 
+@router.post("/api/dev/logout", response_model=Envelope[None], tags=["dev tools"])
+async def logout(credential: CurrentCredential, service: ServiceDep) -> JSONResponse:
+    """*ext* Revoke the token this request carries; its open push connections close with 4401."""
+    service.logout(credential)
+    return ok(None)
+
+
+@router.get("/api/dev/faults", response_model=Envelope[FaultSettings], tags=["dev tools"])
+async def get_fault_settings(_: CurrentUser, faults: FaultsDep) -> JSONResponse:
+    """*ext* The faults in force on ``/api/calls/*`` and the push channel, and their seed."""
+    return ok(faults.settings)
+
+
+@router.put(
+    "/api/dev/faults",
+    response_model=Envelope[FaultSettings],
+    responses=_TOO_LARGE,
+    openapi_extra=documented_body(FaultSettings),
+    tags=["dev tools"],
+)
+async def put_fault_settings(
+    _: CurrentUser, faults: FaultsDep, body: Annotated[FaultSettings, Depends(json_body(FaultSettings))]
+) -> JSONResponse:
+    """*ext* Replace the faults in force (``{}``: none) and restart their random streams from the seed."""
+    return ok(faults.update(body))
+
+
 @router.post(
     f"{calls}/session",
     response_model=Envelope[StartCallData],
+    responses=_FAULTED | _TOO_LARGE,
     openapi_extra=documented_body(StartCallRequest),
     tags=["calls"],
 )
@@ -257,6 +323,7 @@ def add_action_route(route: ActionRoute) -> None:
         summary=route.summary,
         description=route.description(),
         response_model=Envelope[route.response],  # type: ignore[name-defined]
+        responses=_FAULTED | _TOO_LARGE,
         openapi_extra=documented_body(route.request),
         tags=["calls"],
     )
@@ -266,13 +333,13 @@ for _route in ACTION_ROUTES:
     add_action_route(_route)
 
 
-@router.get(f"{calls}/active", response_model=Envelope[CallList], tags=["calls"])
+@router.get(f"{calls}/active", response_model=Envelope[CallList], responses=_FAULTED, tags=["calls"])
 async def active_calls(user: CurrentUser, service: ServiceDep) -> JSONResponse:
     """*ext* The user's calls that have not ended, for clients that poll."""
     return ok(service.active(user))
 
 
-@router.get(f"{calls}/history", response_model=Envelope[CallList], tags=["calls"])
+@router.get(f"{calls}/history", response_model=Envelope[CallList], responses=_FAULTED, tags=["calls"])
 async def call_history(
     user: CurrentUser,
     service: ServiceDep,
@@ -283,7 +350,7 @@ async def call_history(
     return ok(service.history(user, limit, before_id))
 
 
-@router.get(f"{calls}/{{call_id}}/state", response_model=Envelope[CallState], tags=["calls"])
+@router.get(f"{calls}/{{call_id}}/state", response_model=Envelope[CallState], responses=_FAULTED, tags=["calls"])
 async def call_state(user: CurrentUser, service: ServiceDep, call_id: CallId) -> JSONResponse:
     """The full state of a call (either party). Errors: 41001 通话不存在, 41010 非参与方."""
     return ok(service.state(user, call_id))
@@ -293,44 +360,21 @@ async def call_state(user: CurrentUser, service: ServiceDep, call_id: CallId) ->
 async def push_channel(websocket: WebSocket, terminal_id: str | None = None, token: str | None = None) -> None:
     """*ext* ``hello`` on connect, then ``call.updated`` for every change of the user's calls."""
     service: CallService = websocket.app.state.service
+    hub: Hub = websocket.app.state.hub
     try:
-        user = service.authenticate(bearer_token(websocket.headers.get("authorization")) or token)
+        credential = service.authenticate(bearer_token(websocket.headers.get("authorization")) or token)
         if not terminal_id or len(terminal_id) > TERMINAL_ID_MAX:
             raise InvalidParams.because(f"terminal_id: required, 1 to {TERMINAL_ID_MAX} characters")
+        subscription = hub.subscribe(credential.user.user_id, credential.token_hash)
     except ApiError as error:
-        await refuse(websocket, error)
+        await refuse_websocket(websocket, error)
         return
-    hub: Hub = websocket.app.state.hub
-    subscription = hub.subscribe(user.user_id)
     try:
         # Subscribed before the snapshot, with no await between: no change falls in the gap.
-        subscription.outbox.put_nowait(service.hello(user, terminal_id).model_dump_json())
-        await websocket.accept()
-        sender = asyncio.create_task(drain(websocket, subscription))
-        try:
-            while (message := await websocket.receive())["type"] != "websocket.disconnect":
-                subscription.outbox.put_nowait(answer_client_frame(message.get("text")))
-        finally:
-            sender.cancel()
+        subscription.put(Delivery(service.hello(credential.user, terminal_id).model_dump_json()))
+        await run_push_connection(websocket, subscription, service.seconds_left(credential))
     finally:
         hub.unsubscribe(subscription)
-
-
-async def refuse(websocket: WebSocket, error: ApiError) -> None:
-    """HTTP 401/400 at the handshake where the server allows it, else close 4401/4400 before any frame."""
-    if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        response = JSONResponse(failure(error.code, error.message), status_code=error.HTTP_STATUS)
-        await websocket.send_denial_response(response)
-    else:
-        await websocket.accept()
-        await websocket.close(code=4000 + error.HTTP_STATUS, reason=str(error.code))
-
-
-async def drain(websocket: WebSocket, subscription: Subscription) -> None:
-    """The connection's only writer, so frames leave in the order they were queued."""
-    with suppress(WebSocketDisconnect, RuntimeError, OSError):
-        while True:
-            await websocket.send_text(await subscription.outbox.get())
 
 
 # --------------------------------------------------------------------------- errors
@@ -338,7 +382,7 @@ async def drain(websocket: WebSocket, subscription: Subscription) -> None:
 
 async def api_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiError)
-    return JSONResponse(failure(error.code, error.message), status_code=error.HTTP_STATUS)
+    return error_response(error)
 
 
 async def validation_error(request: Request, error: Exception) -> JSONResponse:
@@ -366,11 +410,15 @@ def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
     """A ready app; its lifespan applies ring timeouts that passed while the server was down.
 
     The store lives as long as the app, so the app can be started more than once (as test clients do).
+    ``/docs`` is Swagger UI served with its assets from this server (``fastapi-offline``), so it works
+    with no internet; there is no ReDoc page.
     """
     store = SQLiteStore(config.db)
-    hub = Hub()
+    faults = Faults(config.faults)
+    hub = Hub(config, faults)
     timers = LoopTimers()
-    service = CallService(config, store, Directory.load(config.directory), hub, timers.schedule, clock)
+    directory = Directory.load(config.directory)
+    service = CallService(config, store, directory, hub, timers.schedule, clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -378,7 +426,8 @@ def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
         yield
         timers.cancel_all()
 
-    app = FastAPI(
+    app = FastAPIOffline(
+        redoc_url=None,
         title="softphone call-API simulator",
         version=__version__,
         description=(
@@ -388,13 +437,21 @@ def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
             '`{"type": "ping"}` for a pong.'
         ),
         lifespan=lifespan,
+        # No badge fetched from the validator's site: the page makes no request beyond this server.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.service = service
     app.state.hub = hub
+    app.state.faults = faults
     app.include_router(router)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)
-    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    # Outermost first: Host, then the body limit, then faults, then the routes.
+    app.add_middleware(HttpFaults, faults=faults)
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    if not config.allow_remote:
+        app.add_middleware(HostCheck)
+    app.openapi = lambda: build_openapi(app, directory)  # type: ignore[method-assign]
     return app

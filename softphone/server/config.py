@@ -1,4 +1,4 @@
-"""Everything a simulator instance is configured with, in one place."""
+"""Everything a simulator instance is configured with, in one place: every server-side limit lives here."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from softphone.api import FaultSettings
 from softphone.server.directory import BUNDLED_DIRECTORY
 
 MEMORY_DB = ":memory:"
@@ -21,3 +22,16 @@ class ServerConfig:
     # The RTC app id every call answers with; the real service hands out a 16-character id too.
     app_id: str = "softphonesim0001"
     rtc_token_lifetime: timedelta = field(default=timedelta(hours=2))
+    # A login token is refused this long after it was issued (and at once after a logout).
+    token_ttl: timedelta = field(default=timedelta(days=1))
+    # Off, the Host header must name a loopback host (DNS rebinding); on, anyone who reaches the
+    # server is served, which is what --allow-remote asks for.
+    allow_remote: bool = False
+    # A request body, or a push frame from a client, over this many bytes is refused unread.
+    max_body_bytes: int = 64 * 1024
+    # Push connections: beyond these the handshake is refused (42901).
+    max_push_per_user: int = 1_000
+    max_push_per_server: int = 10_000
+    # Frames waiting for one push connection; a subscriber that falls this far behind is cut off.
+    push_outbox_frames: int = 256
+    faults: FaultSettings = field(default_factory=FaultSettings)

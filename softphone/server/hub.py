@@ -1,16 +1,19 @@
 """The push channel's fan-out: every change of a call goes to every connected terminal of both parties.
 
-The call service publishes synchronously, right after each commit, so frames enter every queue in
+The call service publishes synchronously, right after each commit, so frames enter every outbox in
 commit order, which is version order per call. A frame is encoded once per change and the same text
-is queued for every subscriber. Each connection drains its own queue, so a slow terminal never
-delays another.
+is queued for every subscriber, with that subscriber's fate under the faults in force. Each
+connection drains its own outbox, so a slow terminal never delays another; an outbox is bounded, and
+a subscriber that falls that far behind is ended rather than buffered without end. Connections are
+capped per user and per server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections import defaultdict
+from collections import deque
+from dataclasses import dataclass
 
 from softphone.api import (
     CallState,
@@ -19,44 +22,133 @@ from softphone.api import (
     ErrorFrameData,
     InvalidParams,
     PongFrame,
+    TooManyConnections,
+    Unauthorized,
 )
+from softphone.server.config import ServerConfig
+from softphone.server.faults import Faults, PushFate
 
 Frame = str
 """A frame as the JSON text sent on the wire."""
 
+CLOSE_UNAUTHORIZED = 4000 + Unauthorized.HTTP_STATUS
+CLOSE_TOO_SLOW = 1008
+"""Policy violation: the subscriber did not read its frames."""
+
+
+@dataclass(frozen=True)
+class Ending:
+    """Why a connection is being closed: its WebSocket close code and reason."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A frame for one subscriber; ``fate`` is ``None`` for answers (hello, pong, error), never faulted."""
+
+    frame: Frame
+    fate: PushFate | None = None
+
 
 class Subscription:
-    """One WebSocket connection's outbox."""
+    """One WebSocket connection's bounded outbox, and whether it has been told to end."""
 
-    def __init__(self, user_id: int) -> None:
+    def __init__(self, user_id: int, token_hash: str, capacity: int) -> None:
         self.user_id = user_id
-        self.outbox: asyncio.Queue[Frame] = asyncio.Queue()
+        self.token_hash = token_hash
+        self.ending: Ending | None = None
+        self._capacity = capacity
+        self._outbox: deque[Delivery] = deque()
+        self._wake = asyncio.Event()
+
+    def put(self, delivery: Delivery) -> None:
+        if self.ending is not None:
+            return
+        if len(self._outbox) >= self._capacity:
+            self.end(Ending(CLOSE_TOO_SLOW, f"more than {self._capacity} frames unread"))
+            return
+        self._outbox.append(delivery)
+        self._wake.set()
+
+    def end(self, ending: Ending) -> None:
+        """Ask the connection to close; nothing more is queued, and what is queued is not sent."""
+        if self.ending is None:
+            self.ending = ending
+            self._outbox.clear()
+            self._wake.set()
+
+    async def next(self, timeout: float | None = None) -> Delivery | Ending | None:
+        """The next delivery, the ending if there is one (it comes first), or ``None`` after ``timeout``."""
+        while self.ending is None and not self._outbox:
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                return None
+        return self.ending or self._outbox.popleft()
+
+    async def wait_ending(self, timeout: float) -> bool:
+        """Sleep for ``timeout`` unless the connection is told to end first; whether it was."""
+        while self.ending is None:
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                return False
+        return True
 
 
 class Hub:
-    def __init__(self) -> None:
-        self._subscriptions: defaultdict[int, set[Subscription]] = defaultdict(set)
+    """The subscriptions of one server, with its caps and outbox size, and the faults in force."""
 
-    def subscribe(self, user_id: int) -> Subscription:
-        subscription = Subscription(user_id)
-        self._subscriptions[user_id].add(subscription)
+    def __init__(self, config: ServerConfig, faults: Faults | None = None) -> None:
+        self._faults = faults or Faults(config.faults)
+        self._per_user = config.max_push_per_user
+        self._per_server = config.max_push_per_server
+        self._outbox_frames = config.push_outbox_frames
+        # Dicts, not sets: faults are drawn per subscriber in the order they connected, so a seed replays.
+        self._subscriptions: dict[int, dict[Subscription, None]] = {}
+        self._count = 0
+
+    def subscribe(self, user_id: int, token_hash: str) -> Subscription:
+        """A new outbox; ``TooManyConnections`` over either cap."""
+        mine = self._subscriptions.setdefault(user_id, {})
+        if len(mine) >= self._per_user or self._count >= self._per_server:
+            raise TooManyConnections()
+        subscription = Subscription(user_id, token_hash, self._outbox_frames)
+        mine[subscription] = None
+        self._count += 1
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        self._subscriptions[subscription.user_id].discard(subscription)
+        mine = self._subscriptions.get(subscription.user_id, {})
+        if subscription in mine:
+            del mine[subscription]
+            self._count -= 1
+        if not mine:
+            self._subscriptions.pop(subscription.user_id, None)
 
     def publish(self, event_id: int, state: CallState) -> None:
         frame = CallUpdatedFrame(event_id=event_id, data=state).model_dump_json()
         for user_id in (state.caller_user_id, state.callee_user_id):
-            for subscription in self._subscriptions[user_id]:
-                subscription.outbox.put_nowait(frame)
+            for subscription in self._subscriptions.get(user_id, {}):
+                subscription.put(Delivery(frame, self._faults.push()))
+
+    def revoke(self, token_hash: str) -> None:
+        """Close every connection opened with this token: it was revoked."""
+        for mine in self._subscriptions.values():
+            for subscription in mine:
+                if subscription.token_hash == token_hash:
+                    subscription.end(Ending(CLOSE_UNAUTHORIZED, str(Unauthorized.CODE)))
 
 
 def answer_client_frame(text: str | None) -> Frame:
     """A client may only ping; anything else is answered with an error frame and the connection stays open."""
     try:
         payload = json.loads(text) if text is not None else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         payload = None
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         reason = "frame: expected a JSON text frame with a string type"

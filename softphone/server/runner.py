@@ -14,7 +14,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
-from softphone.server.directory import BUNDLED_DIRECTORY
 
 log = logging.getLogger("softphone.server")
 
@@ -62,21 +61,8 @@ async def _serve(server: uvicorn.Server, watch: IdleWatch, idle_timeout: float |
         watcher.cancel()
 
 
-def run_server(
-    *,
-    host: str,
-    port: int,
-    db: str | None,
-    ring_timeout: int,
-    idle_timeout: float | None = None,
-    directory: Path | None = None,
-) -> None:
+def run_server(config: ServerConfig, *, host: str, port: int, idle_timeout: float | None = None) -> None:
     """Serve until Ctrl-C, SIGTERM or ``idle_timeout`` seconds without traffic; one log line per request."""
-    config = ServerConfig(
-        db=db or str(default_db_path()),
-        ring_timeout=ring_timeout,
-        directory=directory or BUNDLED_DIRECTORY,
-    )
     watch = IdleWatch(create_app(config))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     log.info("database %s, ring timeout %ss", config.db, config.ring_timeout)
@@ -86,6 +72,8 @@ def run_server(
             host=host,
             port=port,
             ws="websockets-sansio",
+            # A push frame from a client is held to the request body limit, too.
+            ws_max_size=config.max_body_bytes,
             timeout_graceful_shutdown=2,
             log_level="info",
         )

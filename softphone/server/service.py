@@ -11,7 +11,7 @@ of the process (not a power loss before the next checkpoint).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -51,7 +51,7 @@ from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory, User
 from softphone.server.hub import Hub
 from softphone.server.store import CallRecord, MediaReport, Store
-from softphone.server.tokens import RtcSigner, new_login_token, new_secret
+from softphone.server.tokens import RtcSigner, hash_login_token, new_login_token, new_secret
 
 Clock = Callable[[], datetime]
 Scheduler = Callable[[float, Callable[[], None]], None]
@@ -76,6 +76,15 @@ def system_clock() -> datetime:
 
 def channel_name(call: CallRecord) -> str:
     return f"call_{call.call_id}_{call.conversation_id}"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A valid login token's user, what the store knows it by, and when it stops being valid."""
+
+    user: User
+    token_hash: str
+    expires_at: datetime
 
 
 class CallService:
@@ -104,15 +113,30 @@ class CallService:
         if user is None:
             raise InvalidParams.because(f"user: no such user {key!r}")
         token = new_login_token()
-        self._store.save_token(token, user.user_id, self._clock())
+        self._store.save_token(hash_login_token(token), user.user_id, self._clock())
         return LoginData(token=token, user_id=user.user_id, name=user.name)
 
-    def authenticate(self, token: str | None) -> User:
-        user_id = self._store.token_user(token) if token else None
-        user = self._directory.get(user_id) if user_id is not None else None
-        if user is None:
+    def authenticate(self, token: str | None) -> Credential:
+        """The token's credential; ``Unauthorized`` for a missing, unknown, revoked or expired token."""
+        token_hash = hash_login_token(token) if token else ""
+        owner = self._store.token_owner(token_hash) if token else None
+        user = self._directory.get(owner[0]) if owner is not None else None
+        if owner is None or user is None:
             raise Unauthorized()
-        return user
+        expires_at = owner[1] + self._config.token_ttl
+        if expires_at <= self._clock():
+            self._store.revoke_token(token_hash)
+            raise Unauthorized()
+        return Credential(user, token_hash, expires_at)
+
+    def logout(self, credential: Credential) -> None:
+        """Revoke the token: refused from now on, and its open push connections are closed."""
+        self._store.revoke_token(credential.token_hash)
+        self._hub.revoke(credential.token_hash)
+
+    def seconds_left(self, credential: Credential) -> float:
+        """How long the credential stays valid: open push connections close when it runs out."""
+        return max(0.0, (credential.expires_at - self._clock()).total_seconds())
 
     def directory_for(self, user: User) -> DirectoryData:
         return DirectoryData(

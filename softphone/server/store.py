@@ -1,7 +1,7 @@
 """Storage behind a small interface, so the call rules never see SQL.
 
 ``SQLiteStore`` keeps calls, every version of every call, the last media report of each terminal,
-login tokens and the server's secret. Every mutation of a call runs inside ``atomic()``, a
+login tokens (hashed) and the server's secret. Every mutation of a call runs inside ``atomic()``, a
 ``BEGIN IMMEDIATE`` transaction: one writer at a time, so a read-check-write in the call service is a
 single step and of two concurrent accepts exactly one sees the call still ringing.
 """
@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Protocol
 
 from softphone.api import LIVE_STATUSES, CallStatus
+from softphone.server.tokens import hash_login_token
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,13 @@ class Store(Protocol):
         """A server-wide value, created from ``default`` the first time it is asked for."""
         ...
 
-    def save_token(self, token: str, user_id: int, issued_at: datetime) -> None: ...
+    def save_token(self, token_hash: str, user_id: int, issued_at: datetime) -> None: ...
 
-    def token_user(self, token: str) -> int | None: ...
+    def token_owner(self, token_hash: str) -> tuple[int, datetime] | None:
+        """The user a token was issued to and when; ``None`` for a token never issued or revoked."""
+        ...
+
+    def revoke_token(self, token_hash: str) -> None: ...
 
     def create_call(self, draft: CallRecord) -> CallRecord: ...
 
@@ -159,6 +164,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE calls ADD COLUMN ended_by_user_id INTEGER;
     ALTER TABLE calls ADD COLUMN ended_by_terminal_id TEXT;
     """,
+    # Login tokens are kept hashed. Tokens issued before this step are hashed in place and count as
+    # issued now, so they last one token lifetime from the upgrade instead of expiring at once.
+    """
+    CREATE TABLE login_tokens (
+        token_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL, issued_at TEXT NOT NULL
+    );
+    INSERT INTO login_tokens (token_hash, user_id, issued_at)
+        SELECT hash_login_token(token), user_id, strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now') FROM tokens;
+    DROP TABLE tokens;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -218,6 +233,10 @@ class SQLiteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
+        # Deleted rows are overwritten, so a dropped plain token or a revoked hash leaves nothing behind.
+        self._db.execute("PRAGMA secure_delete=ON")
+        # Migrations may call it; SQLite has no hash function of its own.
+        self._db.create_function("hash_login_token", 1, hash_login_token, deterministic=True)
         migrate(self._db, path)
 
     @contextmanager
@@ -240,17 +259,23 @@ class SQLiteStore:
             self._db.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (key, value))
             return value
 
-    def save_token(self, token: str, user_id: int, issued_at: datetime) -> None:
+    def save_token(self, token_hash: str, user_id: int, issued_at: datetime) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT INTO tokens (token, user_id, issued_at) VALUES (?, ?, ?)",
-                (token, user_id, issued_at.isoformat()),
+                "INSERT INTO login_tokens (token_hash, user_id, issued_at) VALUES (?, ?, ?)",
+                (token_hash, user_id, issued_at.isoformat()),
             )
 
-    def token_user(self, token: str) -> int | None:
+    def token_owner(self, token_hash: str) -> tuple[int, datetime] | None:
         with self._lock:
-            row = self._db.execute("SELECT user_id FROM tokens WHERE token = ?", (token,)).fetchone()
-        return None if row is None else int(row["user_id"])
+            row = self._db.execute(
+                "SELECT user_id, issued_at FROM login_tokens WHERE token_hash = ?", (token_hash,)
+            ).fetchone()
+        return None if row is None else (int(row["user_id"]), datetime.fromisoformat(row["issued_at"]))
+
+    def revoke_token(self, token_hash: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM login_tokens WHERE token_hash = ?", (token_hash,))
 
     def create_call(self, draft: CallRecord) -> CallRecord:
         columns = _CALL_COLUMNS[1:]

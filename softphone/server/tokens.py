@@ -1,6 +1,7 @@
 """Login tokens and RTC tokens.
 
-Login tokens are opaque random strings the store maps to a user. RTC tokens are what the real service
+Login tokens are opaque random strings; the store keeps only their SHA-256, so a copy of the database
+signs no one in (256 random bits need no salt or slow hash). RTC tokens are what the real service
 would get from its RTC vendor: here an HMAC-SHA256 over app id, channel, uid and expiry with a secret
 kept in the database, so tokens issued before a restart still verify after it.
 """
@@ -19,6 +20,11 @@ from softphone.api import format_timestamp
 
 def new_login_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def hash_login_token(token: str) -> str:
+    """What the store keeps of a login token, and looks it up by."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def new_secret() -> str:

@@ -29,8 +29,9 @@ class Harness:
 
     def restart(self, db: str) -> CallService:
         self.timers.clear()
+        config = ServerConfig(db=db, ring_timeout=30)
         self.service = CallService(
-            ServerConfig(db=db, ring_timeout=30), SQLiteStore(db), self.directory, Hub(),
+            config, SQLiteStore(db), self.directory, Hub(config),
             lambda delay, callback: self.timers.append((delay, callback)), lambda: self.now,
         )  # fmt: skip
         return self.service

@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ import pytest
 from softphone.api import CallState
 from softphone.server.service import DERIVED_STATE_FIELDS, STORED_STATE_FIELDS
 from softphone.server.store import SCHEMA_VERSION, CallRecord, SchemaTooNew, SQLiteStore
+from softphone.server.tokens import hash_login_token
 
 FIXTURES = Path(__file__).with_name("fixtures")
 # Written by the simulator before the schema had a version: five calls, one in each kind of state.
@@ -61,15 +62,29 @@ def test_an_unversioned_database_is_migrated_in_place_and_keeps_every_call(old_d
     } == SCHEMA_0_CALLS
     ended = calls[1]
     assert ended is not None and (ended.ended_by_user_id, ended.ended_by_terminal_id) == (None, None)
-    assert store.token_user(SCHEMA_0_ALICE_TOKEN) == 10001
+    owner = store.token_owner(hash_login_token(SCHEMA_0_ALICE_TOKEN))
+    assert owner is not None and owner[0] == 10001
+    assert datetime.now(UTC) - owner[1] < timedelta(minutes=1), "an old token counts as issued at the upgrade"
+
+
+def test_old_plain_tokens_are_kept_only_hashed(old_db: Path) -> None:
+    SQLiteStore(str(old_db))
+    with sqlite3.connect(old_db) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        stored = [row[0] for row in db.execute("SELECT token_hash FROM login_tokens")]
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert "tokens" not in tables
+    assert SCHEMA_0_ALICE_TOKEN not in stored and hash_login_token(SCHEMA_0_ALICE_TOKEN) in stored
+    assert SCHEMA_0_ALICE_TOKEN.encode() not in old_db.read_bytes(), "not even in a freed page"
 
 
 def test_migrating_twice_changes_nothing(old_db: Path) -> None:
-    SQLiteStore(str(old_db)).save_token("later", 20002, datetime.now(UTC))
+    SQLiteStore(str(old_db)).save_token("later-hash", 20002, datetime.now(UTC))
     store = SQLiteStore(str(old_db))
     assert user_version(old_db) == SCHEMA_VERSION
     assert call_columns(old_db) == [field.name for field in fields(CallRecord)]
-    assert store.token_user("later") == 20002
+    owner = store.token_owner("later-hash")
+    assert owner is not None and owner[0] == 20002
 
 
 def test_a_database_from_a_newer_softphone_is_refused_with_a_clear_message(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
 from softphone.server.service import Clock, system_clock
 
-BASE_URL = "http://simulator"
+BASE_URL = "http://testserver"  # the in-process host the Host check lets through
 
 
 @asynccontextmanager

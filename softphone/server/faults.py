@@ -1,0 +1,107 @@
+"""Faults on demand: a bad network, seeded, so a run that showed a problem can be run again.
+
+Faults touch only ``/api/calls/*`` (``http-error``, ``http-latency``) and pushes, the ``call.updated``
+frames of the push channel (``push-*``); never ``/healthz``, the docs, ``/api/dev/*`` or the answers
+on the push channel (hello, pong, error frames). Every kind draws from its own random stream, seeded
+from the one seed, so the same seed and the same requests in the same order give the same faults,
+and changing one kind's probability does not move another's draws. HTTP faults are decided before
+the request reaches a route, so an injected 503 never follows a half-applied change. Push faults are
+decided when a change is published (in commit order, for each subscriber in the order they
+connected) and carried out by the connection's writer (``softphone.server.push``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from softphone.api import FaultSettings, ServiceUnavailable, failure
+
+log = logging.getLogger("softphone.server")
+
+FAULTED_PREFIX = "/api/calls/"
+REORDER_HOLD_SECONDS = 0.2
+"""``push-reorder`` holds a push until the next one to the same subscriber, or this long at most."""
+
+
+@dataclass(frozen=True)
+class PushFate:
+    """What happens to one push on its way to one subscriber."""
+
+    drop: bool = False
+    duplicate: bool = False
+    hold: bool = False
+    cut: bool = False
+    delay: float = 0.0
+
+
+DELIVER = PushFate()
+
+
+class Faults:
+    """The faults in force and their random streams; ``update`` replaces both."""
+
+    def __init__(self, settings: FaultSettings) -> None:
+        self.settings = settings
+        self._streams: dict[str, random.Random] = {}
+        self.update(settings)
+
+    def update(self, settings: FaultSettings) -> FaultSettings:
+        """Put ``settings`` in force and restart every stream from its seed (a new one if it has none)."""
+        seed = next((seed for seed in (settings.seed, self.settings.seed) if seed is not None), None)
+        if seed is None:
+            seed = random.randrange(2**32)
+        self.settings = settings.model_copy(update={"seed": seed})
+        self._streams = {}
+        if self.settings.spec():
+            log.info("faults %s, seed %s", self.settings.spec(), seed)
+        return self.settings
+
+    def http_error(self) -> bool:
+        return self._roll("http-error", self.settings.http_error)
+
+    def push(self) -> PushFate:
+        """The fate of one push to one subscriber."""
+        settings = self.settings
+        if self._roll("push-disconnect", settings.push_disconnect):
+            return PushFate(cut=True)
+        if self._roll("push-drop", settings.push_drop):
+            return PushFate(drop=True)
+        return PushFate(
+            duplicate=self._roll("push-dup", settings.push_dup),
+            hold=self._roll("push-reorder", settings.push_reorder),
+            delay=settings.push_delay / 1000,
+        )
+
+    def _roll(self, kind: str, probability: float) -> bool:
+        if probability <= 0:
+            return False
+        stream = self._streams.get(kind)
+        if stream is None:
+            stream = self._streams[kind] = random.Random(f"{self.settings.seed}:{kind}")
+        return stream.random() < probability
+
+
+class HttpFaults:
+    """ASGI middleware: ``http-latency`` and ``http-error`` on ``/api/calls/*``, before any route runs."""
+
+    def __init__(self, app: ASGIApp, faults: Faults) -> None:
+        self.app = app
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(FAULTED_PREFIX):
+            failing = self.faults.http_error()  # drawn on arrival, so the order of requests decides
+            latency = self.faults.settings.http_latency / 1000
+            if latency:
+                await asyncio.sleep(latency)
+            if failing:
+                error = ServiceUnavailable()
+                await JSONResponse(failure(error.code, error.message), error.HTTP_STATUS)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,80 @@
+"""One push connection, once accepted: a single writer drains the outbox, a reader answers the client.
+
+The writer is the connection's only sender, so frames leave in the order they were queued, and it is
+where the push faults decided at publish time are carried out: a dropped push is skipped, a
+duplicated one sent twice, a delayed one waits, a held one (``push-reorder``) goes out after the next
+push or after ``REORDER_HOLD_SECONDS``, and a cut ends the connection without a close frame, as a
+network failure would. The connection closes with 4401 when its token expires or is revoked, and with
+1008 when the subscriber stopped reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+
+from fastapi import WebSocket, WebSocketDisconnect
+
+from softphone.server.faults import REORDER_HOLD_SECONDS
+from softphone.server.hub import CLOSE_UNAUTHORIZED, Delivery, Ending, Frame, Subscription, answer_client_frame
+
+CLOSE_TIMEOUT = 1.0
+"""How long a close may wait for a peer that does not read before the connection is simply dropped."""
+_GONE = (WebSocketDisconnect, RuntimeError, OSError)
+"""What sending or receiving raises once the peer has gone."""
+
+
+async def run_push_connection(websocket: WebSocket, subscription: Subscription, expires_in: float) -> None:
+    """Accept, then serve until the peer leaves or the connection is ended (expiry, revocation, fault)."""
+    await websocket.accept()
+    expiry = asyncio.get_running_loop().call_later(
+        expires_in, subscription.end, Ending(CLOSE_UNAUTHORIZED, "token expired")
+    )
+    tasks = {asyncio.create_task(_write(websocket, subscription)), asyncio.create_task(_read(websocket, subscription))}
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        expiry.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _read(websocket: WebSocket, subscription: Subscription) -> None:
+    with suppress(*_GONE):
+        while (message := await websocket.receive())["type"] != "websocket.disconnect":
+            subscription.put(Delivery(answer_client_frame(message.get("text"))))
+
+
+async def _write(websocket: WebSocket, subscription: Subscription) -> None:
+    loop = asyncio.get_running_loop()
+    held: Frame | None = None
+    release_at = 0.0
+    with suppress(*_GONE):
+        while True:
+            item = await subscription.next(None if held is None else max(0.0, release_at - loop.time()))
+            if item is None:  # the held push waited long enough for a next one
+                assert held is not None
+                await websocket.send_text(held)
+                held = None
+                continue
+            if isinstance(item, Ending):
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(websocket.close(item.code, item.reason), CLOSE_TIMEOUT)
+                return
+            fate = item.fate
+            if fate is None:
+                await websocket.send_text(item.frame)
+                continue
+            if fate.cut:
+                return  # no close frame: the server ends the TCP connection when the handler returns
+            if fate.drop or (fate.delay and await subscription.wait_ending(fate.delay)):
+                continue
+            if fate.hold and held is None:
+                held, release_at = item.frame, loop.time() + REORDER_HOLD_SECONDS
+                continue
+            for _ in range(2 if fate.duplicate else 1):
+                await websocket.send_text(item.frame)
+            if held is not None:
+                await websocket.send_text(held)
+                held = None
