@@ -106,7 +106,8 @@ def _integral(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-WireInt = Annotated[int, BeforeValidator(_integral), Field(gt=0)]
+# Constraints before the validator, or pydantic leaves them out of the JSON schema.
+WireInt = Annotated[int, Field(gt=0), BeforeValidator(_integral)]
 """A positive integer field of a request: ``30109`` or ``30109.0``, never ``"30109"`` or ``true``."""
 
 
@@ -375,7 +376,8 @@ Milliseconds = Annotated[
     float,
     BeforeValidator(_milliseconds),
     Field(ge=0, le=FAULT_DURATION_MAX_MS),
-    PlainSerializer(lambda ms: f"{ms:g}ms", return_type=str),
+    # As the option reads when it can be written so ("50ms"), else the number of milliseconds.
+    PlainSerializer(lambda ms: f"{ms:.0f}ms" if float(ms).is_integer() else ms, return_type=str | float),
     WithJsonSchema(
         {
             "anyOf": [
@@ -411,7 +413,7 @@ class FaultSettings(BaseModel):
     http_error: Probability = 0.0
     push_delay: Milliseconds = 0.0
     http_latency: Milliseconds = 0.0
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(_integral)] | None = None
 
     @classmethod
     def from_spec(cls, spec: str) -> FaultSettings:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ValidationError
@@ -395,7 +396,18 @@ async def http_error(request: Request, error: Exception) -> JSONResponse:
     known: dict[int, type[ApiError]] = {404: RouteNotFound, 405: MethodNotAllowed}
     response = await api_error(request, known.get(error.status_code, InternalServerError)())
     response.headers.update(error.headers or {})
+    if error.status_code == 405:
+        response.headers["Allow"] = ", ".join(allowed_methods(request))
     return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method of every route on the path: Starlette's 405 names only the first route's."""
+    methods: set[str] = set()
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def unexpected_error(request: Request, _: Exception) -> JSONResponse:
