@@ -14,8 +14,9 @@ Real process (``tests/support/server.py``; import as ``from support.server impor
 Fixtures:
 
 - ``live_server``: a started ``ServerProcess`` on a temporary database file, ring timeout 30 s.
-- ``server_factory(ring_timeout=30, db=None) -> ServerProcess``: start more, or with other settings
-  (``db=None`` means a fresh temporary file); all are killed at the end of the test.
+- ``server_factory(ring_timeout=30, db=None, args=()) -> ServerProcess``: start more, or with other
+  settings (``db=None`` means a fresh temporary file; ``args`` are more ``serve`` options, such as
+  ``["--faults", "push-drop=1"]``); all are killed at the end of the test.
 - ``support.inprocess``: ``running_app(config=None, clock=system_clock)``, an async context manager
   for an app with its lifespan running, and ``client_for(app)``, the in-process client below.
 - ``asgi_app``: the FastAPI app on an in-memory database with its lifespan running (ring timers armed).
@@ -25,7 +26,7 @@ Fixtures:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -39,8 +40,8 @@ from support.server import ServerFactory, ServerProcess
 def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
     started: list[ServerProcess] = []
 
-    def start(ring_timeout: int = 30, db: str | Path | None = None) -> ServerProcess:
-        server = ServerProcess(db=db or tmp_path / f"simulator-{len(started)}.db", ring_timeout=ring_timeout)
+    def start(ring_timeout: int = 30, db: str | Path | None = None, args: Sequence[str] = ()) -> ServerProcess:
+        server = ServerProcess(db=db or tmp_path / f"simulator-{len(started)}.db", ring_timeout=ring_timeout, args=args)
         started.append(server)
         return server.start()
 

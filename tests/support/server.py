@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -26,9 +26,12 @@ START_TIMEOUT = 15.0
 class ServerProcess:
     """One simulator process; ``restart()`` brings it back on the same port and database."""
 
-    def __init__(self, db: str | Path = ":memory:", ring_timeout: int = 30, port: int | None = None) -> None:
+    def __init__(
+        self, db: str | Path = ":memory:", ring_timeout: int = 30, port: int | None = None, args: Sequence[str] = ()
+    ) -> None:
         self.db_path = str(db)
         self.ring_timeout = ring_timeout
+        self.args = list(args)
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/api/ws"
@@ -44,7 +47,7 @@ class ServerProcess:
         command = [
             sys.executable, "-m", "softphone", "serve",
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--db", self.db_path, "--ring-timeout", str(self.ring_timeout),
+            "--db", self.db_path, "--ring-timeout", str(self.ring_timeout), *self.args,
         ]  # fmt: skip
         self._process = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -99,7 +102,7 @@ class ServerProcess:
 
 
 ServerFactory = Callable[..., ServerProcess]
-"""``server_factory(ring_timeout=30, db=None) -> ServerProcess``, started."""
+"""``server_factory(ring_timeout=30, db=None, args=()) -> ServerProcess``, started; ``args`` go to ``serve``."""
 
 
 def login(base_url: str, user: str | int) -> str:
