@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test serve screenshots bench clean
+.PHONY: demo test soak browser-test serve screenshots bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,17 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The scalable tests (marked soak) at full size: schemathesis with 100 examples per operation.
+soak: $(STAMP)
+	SOFTPHONE_SOAK=1 $(BIN)/python -m pytest -q -m soak
+
+# /docs in a real browser with nothing reachable beyond loopback: Debian's chromium (installed here as
+# root), driven by Playwright from the test extras; Playwright never downloads a browser of its own.
+browser-test: $(STAMP)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } || \
+		{ echo "the browser test needs Debian's chromium: apt-get install chromium"; exit 1; }
+	$(BIN)/python -m pytest -q -rs tests/server/test_docs.py
 
 # SVG and PNG of every screen from the scripted scenarios in tests/tui/scenarios.py.
 screenshots: $(STAMP)
