@@ -75,13 +75,13 @@ async def test_there_is_no_redoc_page(api: Api) -> None:
     assert (await api.client.get("/redoc")).status_code == 404
 
 
-async def test_docs_renders_in_a_browser_with_no_network_beyond_loopback(live_server: ServerProcess) -> None:
+async def test_docs_renders_in_a_browser_with_no_network_beyond_loopback(shared_server: ServerProcess) -> None:
     playwright_api = pytest.importorskip(
         "playwright.async_api", reason="playwright is not installed: make browser-test installs it"
     )
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: make browser-test installs Debian's chromium")
-    document: dict[str, Any] = httpx.get(f"{live_server.base_url}/openapi.json").json()
+    document: dict[str, Any] = httpx.get(f"{shared_server.base_url}/openapi.json").json()
     operations = sum(len(item) for item in document["paths"].values())
     blocked: list[str] = []
 
@@ -97,7 +97,7 @@ async def test_docs_renders_in_a_browser_with_no_network_beyond_loopback(live_se
         try:
             page = await browser.new_page()
             await page.route("**/*", only_loopback)
-            await page.goto(f"{live_server.base_url}/docs")
+            await page.goto(f"{shared_server.base_url}/docs")
             listed = page.locator(".opblock")
             await listed.nth(operations - 1).wait_for(timeout=15_000)
             assert await listed.count() == operations

@@ -16,7 +16,7 @@ from support.server import ServerFactory, ServerProcess, login
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from softphone.api import CallState, FaultSettings
+from softphone.api import CallState, FaultSettings, ServiceUnavailable, error_for
 from softphone.cli import main
 from softphone.server.config import ServerConfig
 from softphone.server.faults import DELIVER, REORDER_HOLD_SECONDS, Faults, PushFate
@@ -106,6 +106,7 @@ async def test_an_injected_error_is_a_503_before_any_change(faulty_api: Api) -> 
     assert refused.status_code == 503
     assert refused.json() == {"code": 50300, "message": "服务暂不可用", "data": None}
     assert envelope(refused)["code"] == 50300
+    assert isinstance(error_for(50300, "服务暂不可用"), ServiceUnavailable), "the client maps it, too"
 
     assert (await api.request("PUT", "/api/dev/faults", alice, {})).json()["data"]["http-error"] == 0.0
     assert (await api.get("/api/calls/active", bob))["data"]["calls"] == [], "nothing was half-applied"

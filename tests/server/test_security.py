@@ -67,12 +67,12 @@ def raw_request(server: ServerProcess, head: str, body: bytes = b"") -> str:
 async def test_a_body_over_the_limit_is_413(api: Api) -> None:
     token = await api.login("alice")
     body = {"terminal_id": "t", "padding": "x" * LIMIT}
-    refused = await api.request("POST", "/api/calls/1/accept", token, body)
+    refused = await api.request("POST", "/api/calls/999999999/accept", token, body)
     assert (refused.status_code, refused.json()) == (413, TOO_LARGE)
     at_limit = json.dumps({"terminal_id": "t", "pad": ""}).encode()
     at_limit = at_limit[:-2] + b"x" * (LIMIT - len(at_limit)) + b'"}'
     assert len(at_limit) == LIMIT
-    answered = await api.client.post("/api/calls/1/accept", content=at_limit, headers={"Authorization": f"Bearer {token}"})
+    answered = await api.client.post("/api/calls/999999999/accept", content=at_limit, headers={"Authorization": f"Bearer {token}"})
     assert answered.json()["code"] == 41001, "a body at the limit is read"
 
 
@@ -85,38 +85,38 @@ async def test_a_streamed_body_is_counted_as_it_comes(api: Api) -> None:
     assert (refused.status_code, refused.json()) == (413, TOO_LARGE)
 
 
-def test_a_declared_length_is_refused_before_the_body_arrives(live_server: ServerProcess) -> None:
+def test_a_declared_length_is_refused_before_the_body_arrives(shared_server: ServerProcess) -> None:
     head = "POST /api/dev/login HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/json\nContent-Length: 10000000\n"
-    answer = raw_request(live_server, head, b'{"user": ')  # and never the rest
+    answer = raw_request(shared_server, head, b'{"user": ')  # and never the rest
     assert answer.startswith("HTTP/1.1 413") and json.loads(answer.partition("\r\n\r\n")[2]) == TOO_LARGE
 
 
-def test_a_chunked_body_is_refused_once_it_passes_the_limit(live_server: ServerProcess) -> None:
+def test_a_chunked_body_is_refused_once_it_passes_the_limit(shared_server: ServerProcess) -> None:
     head = "POST /api/dev/login HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/json\nTransfer-Encoding: chunked\n"
     chunk = b" " * (LIMIT + 1)
-    answer = raw_request(live_server, head, f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")  # no last chunk
+    answer = raw_request(shared_server, head, f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")  # no last chunk
     assert answer.startswith("HTTP/1.1 413") and json.loads(answer.partition("\r\n\r\n")[2]) == TOO_LARGE
 
 
 # --------------------------------------------------------------------------- push frames
 
 
-async def test_a_deeply_nested_frame_gets_an_error_frame_and_no_traceback(live_server: ServerProcess) -> None:
+async def test_a_deeply_nested_frame_gets_an_error_frame_and_no_traceback(shared_server: ServerProcess) -> None:
     depth = 30_000  # 60,000 bytes: under the frame limit, far over any recursion limit
-    async with await open_ws(live_server, login(live_server.base_url, "bob")) as ws:
+    async with await open_ws(shared_server, login(shared_server.base_url, "bob")) as ws:
         await ws.send("[" * depth + "]" * depth)
         reply = json.loads(await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT))
         assert reply["type"] == "error" and reply["data"]["code"] == 40001
         await ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT)) == {"type": "pong"}
-    assert "Traceback" not in live_server.log() and "RecursionError" not in live_server.log()
+    assert "Traceback" not in shared_server.log() and "RecursionError" not in shared_server.log()
 
 
-async def test_a_frame_over_the_limit_closes_the_connection_cleanly(live_server: ServerProcess) -> None:
-    ws = await open_ws(live_server, login(live_server.base_url, "bob"))
+async def test_a_frame_over_the_limit_closes_the_connection_cleanly(shared_server: ServerProcess) -> None:
+    ws = await open_ws(shared_server, login(shared_server.base_url, "bob"))
     await ws.send(json.dumps({"type": "ping", "pad": "x" * LIMIT}))
     assert await close_code(ws) == 1009
-    assert "Traceback" not in live_server.log()
+    assert "Traceback" not in shared_server.log()
 
 
 # --------------------------------------------------------------------------- string limits
@@ -176,9 +176,9 @@ async def test_a_whole_number_with_a_fraction_part_is_an_integer_and_strings_are
 # --------------------------------------------------------------------------- tokens
 
 
-async def test_tokens_are_stored_only_as_hashes(live_server: ServerProcess) -> None:
-    token = login(live_server.base_url, "alice")
-    with sqlite3.connect(live_server.db_path) as db:
+async def test_tokens_are_stored_only_as_hashes(shared_server: ServerProcess) -> None:
+    token = login(shared_server.base_url, "alice")
+    with sqlite3.connect(shared_server.db_path) as db:
         stored = [row[0] for row in db.execute("SELECT token_hash FROM login_tokens")]
     assert hash_login_token(token) in stored and token not in stored
 
@@ -203,16 +203,16 @@ async def test_a_revoked_token_is_refused_on_every_route(api: Api) -> None:
     assert (await api.get("/api/dev/directory", other))["code"] == 0, "only the token that logged out"
 
 
-async def test_logout_closes_the_push_connections_of_that_token_only(live_server: ServerProcess) -> None:
-    token, other = login(live_server.base_url, "bob"), login(live_server.base_url, "bob")
-    revoked, kept = await open_ws(live_server, token, "a"), await open_ws(live_server, other, "b")
-    httpx.post(f"{live_server.base_url}/api/dev/logout", headers={"Authorization": f"Bearer {token}"})
+async def test_logout_closes_the_push_connections_of_that_token_only(shared_server: ServerProcess) -> None:
+    token, other = login(shared_server.base_url, "bob"), login(shared_server.base_url, "bob")
+    revoked, kept = await open_ws(shared_server, token, "a"), await open_ws(shared_server, other, "b")
+    httpx.post(f"{shared_server.base_url}/api/dev/logout", headers={"Authorization": f"Bearer {token}"})
     assert await close_code(revoked) == 4401
     await kept.send(json.dumps({"type": "ping"}))
     assert json.loads(await asyncio.wait_for(kept.recv(), FRAME_TIMEOUT)) == {"type": "pong"}
     await kept.close()
     with pytest.raises(InvalidStatus) as refused:
-        await open_ws(live_server, token)
+        await open_ws(shared_server, token)
     assert refused.value.response.status_code == 401
 
 
@@ -278,15 +278,15 @@ async def test_allow_remote_lets_any_host_through() -> None:
         assert (await client.get("/healthz", headers={"Host": "evil.example"})).status_code == 200
 
 
-def test_a_rebound_name_is_refused_over_http_and_websocket(live_server: ServerProcess) -> None:
-    refused = httpx.get(f"{live_server.base_url}/healthz", headers={"Host": "evil.example:8765"})
+def test_a_rebound_name_is_refused_over_http_and_websocket(shared_server: ServerProcess) -> None:
+    refused = httpx.get(f"{shared_server.base_url}/healthz", headers={"Host": "evil.example:8765"})
     assert refused.status_code == 400 and refused.json()["code"] == 40001
-    token = login(live_server.base_url, "alice")
+    token = login(shared_server.base_url, "alice")
     upgrade = (
         f"GET /api/ws?terminal_id=t&token={token} HTTP/1.1\nHost: evil.example\nUpgrade: websocket\n"
         "Connection: Upgrade\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\nSec-WebSocket-Version: 13\n"
     )
-    answer = raw_request(live_server, upgrade)
+    answer = raw_request(shared_server, upgrade)
     assert answer.startswith("HTTP/1.1 400") and json.loads(answer.partition("\r\n\r\n")[2])["code"] == 40001
 
 
