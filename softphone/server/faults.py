@@ -17,10 +17,10 @@ import logging
 import random
 from dataclasses import dataclass
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from softphone.api import FaultSettings, ServiceUnavailable, failure
+from softphone.api import FaultSettings, ServiceUnavailable
+from softphone.server.guards import error_response
 
 log = logging.getLogger("softphone.server")
 
@@ -58,8 +58,7 @@ class Faults:
             seed = random.randrange(2**32)
         self.settings = settings.model_copy(update={"seed": seed})
         self._streams = {}
-        if self.settings.spec():
-            log.info("faults %s, seed %s", self.settings.spec(), seed)
+        log.info("faults %s, seed %s", self.settings.spec() or "off", seed)
         return self.settings
 
     def http_error(self) -> bool:
@@ -101,7 +100,6 @@ class HttpFaults:
             if latency:
                 await asyncio.sleep(latency)
             if failing:
-                error = ServiceUnavailable()
-                await JSONResponse(failure(error.code, error.message), error.HTTP_STATUS)(scope, receive, send)
+                await error_response(ServiceUnavailable())(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -63,8 +63,8 @@ async def _serve(server: uvicorn.Server, watch: IdleWatch, idle_timeout: float |
 
 def run_server(config: ServerConfig, *, host: str, port: int, idle_timeout: float | None = None) -> None:
     """Serve until Ctrl-C, SIGTERM or ``idle_timeout`` seconds without traffic; one log line per request."""
-    watch = IdleWatch(create_app(config))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    watch = IdleWatch(create_app(config))  # after the logging set-up: it logs the faults and their seed
     log.info("database %s, ring timeout %ss", config.db, config.ring_timeout)
     server = uvicorn.Server(
         uvicorn.Config(

@@ -118,8 +118,10 @@ class CallService:
 
     def authenticate(self, token: str | None) -> Credential:
         """The token's credential; ``Unauthorized`` for a missing, unknown, revoked or expired token."""
-        token_hash = hash_login_token(token) if token else ""
-        owner = self._store.token_owner(token_hash) if token else None
+        if not token:
+            raise Unauthorized()
+        token_hash = hash_login_token(token)
+        owner = self._store.token_owner(token_hash)
         user = self._directory.get(owner[0]) if owner is not None else None
         if owner is None or user is None:
             raise Unauthorized()
