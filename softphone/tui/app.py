@@ -1,31 +1,30 @@
-"""The Textual softphone: signs in, follows the push stream, and shows the screen the core implies."""
+"""The Textual softphone: signs in, relays the controller's events as messages, shows the screen they imply.
+
+The call controller (:mod:`softphone.session`) does the talking to the server. This app asks the user
+who they are when it must, runs the controller's intents in workers, and handles the messages of
+:class:`~softphone.tui.adapter.SessionAdapter`: a ``CallsChanged`` may move to another screen, and
+tells the screens on the stack; a ``ConnectionChanged`` updates the status line every screen watches.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 
-from softphone.api import (
-    CallClient,
-    CallType,
-    DirectoryUser,
-    PushStream,
-    RouteNotFound,
-    SoftphoneError,
-    StreamMode,
-)
+from softphone.api import CallClient, CallType, PushStream, SoftphoneError, StreamMode
+from softphone.session import Clock, Session, describe_error, utc_now
+from softphone.tui.adapter import SessionAdapter
 from softphone.tui.routing import View, ViewKind, choose_view
 from softphone.tui.screens.base import PhoneScreen
 from softphone.tui.screens.ended import EndedScreen
@@ -34,13 +33,7 @@ from softphone.tui.screens.in_call import InCallScreen
 from softphone.tui.screens.incoming import IncomingScreen
 from softphone.tui.screens.login import LoginScreen
 from softphone.tui.screens.outgoing import OutgoingScreen
-from softphone.tui.session import Identity, Session, describe_error
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from softphone.tui.widgets.status import Status
 
 
 def new_terminal_id() -> str:
@@ -64,11 +57,7 @@ class AppConfig:
     sign_in_retry_seconds: float = 2.0
 
 
-class PhoneChanged(Message):
-    """Something in the session's phone changed: re-route and re-render."""
-
-
-_CALL_SCREENS: dict[ViewKind, Callable[[View], Screen[Any]]] = {
+_CALL_SCREENS: dict[ViewKind, Callable[[View], PhoneScreen]] = {
     ViewKind.OUTGOING: OutgoingScreen,
     ViewKind.INCOMING: IncomingScreen,
     ViewKind.IN_CALL: InCallScreen,
@@ -84,14 +73,30 @@ class SoftphoneApp(App[None]):
         Binding("ctrl+e", "export_timeline", "Export", show=False),
     ]
 
-    show_sidebar: reactive[bool] = reactive(True)
+    # What screens watch (see PhoneHost): they redraw when these change, never on a timer.
+    session: var[Session | None] = var(None)
+    status: var[Status] = var(Status("not signed in", "", "", "signing in"))
+    show_sidebar: var[bool] = var(True)
+
+    @dataclass
+    class SignedIn(Message):
+        """The server accepted who we are: the session is ready to follow the push stream."""
+
+        session: Session
+
+    @dataclass
+    class SignInFailed(Message):
+        """The server could not be reached or refused who we said we are; ``text`` says which."""
+
+        text: str
 
     def __init__(self, config: AppConfig, *, clock: Clock = utc_now) -> None:
         super().__init__()
         self.config = config
         self.clock = clock
-        self.session: Session | None = None
-        self.sign_in_state = "signing in"
+        self.set_reactive(
+            SoftphoneApp.status, Status("not signed in", config.terminal_id, config.server_url, "signing in")
+        )
         self._shown: set[int] = set()
         self._dismissed: set[int] = set()
         self._announced: set[int] = set()
@@ -100,93 +105,85 @@ class SoftphoneApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
-        self.set_interval(1.0, self.refresh_screens)
         self.sign_in()
 
     @work(group="sign-in", exclusive=True, exit_on_error=False)
     async def sign_in(self) -> None:
-        """Log in (asking who you are if the command line did not say), load contacts, follow pushes."""
-        client = CallClient(
-            self.config.server_url, terminal_id=self.config.terminal_id, token=self.config.token
-        )
-        identity, contacts = await self._identify(client)
-        self.session = Session(
-            client,
-            identity,
-            contacts,
-            clock=self.clock,
-            on_change=lambda: self.post_message(PhoneChanged()),
-            on_error=self.show_error,
-        )
-        await self.session.load_history()
-        stream = PushStream(client, mode=self.config.push_mode, poll_interval=self.config.poll_interval)
-        stream.start()
-        self.run_worker(self.session.follow(stream), group="push", exit_on_error=False)
-        self.refresh_screens()
-        if self.config.dial:
-            self.dial_user(self.config.dial, CallType.VIDEO if self.config.video else CallType.AUDIO)
+        """Sign in, asking who you are if the command line did not say, until the server accepts.
 
-    async def _identify(self, client: CallClient) -> tuple[Identity, list[DirectoryUser]]:
-        """Retry until the server answers and accepts who we say we are."""
-        user = self.config.user
+        A refused name is asked again at once; otherwise (a given user or token) it retries after a
+        pause, as the server may just not be up yet.
+        """
+        client = CallClient(self.config.server_url, terminal_id=self.config.terminal_id, token=self.config.token)
         error = ""
         while True:
-            if user is None and client.token is None:
-                user = await self.push_screen_wait(
-                    LoginScreen(self.config.server_url, error=error)
-                )
+            user = self.config.user
+            ask = user is None and self.config.token is None
+            if ask:
+                user = await self.push_screen_wait(LoginScreen(self.config.server_url, error=error))
             try:
-                if user is not None and client.token is None:
-                    login = await client.login(user)
-                    user_id, name = login.user_id, login.name
-                else:
-                    user_id, name = self.config.user_id or 0, str(self.config.user_id or "me")
-                contacts = await self._contacts(client)
+                session = await Session.sign_in(client, user=user, user_id=self.config.user_id, clock=self.clock)
             except SoftphoneError as failure:
                 error = describe_error(failure)
-                self.sign_in_state = f"cannot sign in: {error}"
-                self.show_error(error)
-                self.refresh_screens()
-                if self.config.user is None:
-                    user, client.token = None, self.config.token
-                    continue
-                await asyncio.sleep(self.config.sign_in_retry_seconds)
+                self.post_message(self.SignInFailed(error))
+                if not ask:
+                    await asyncio.sleep(self.config.sign_in_retry_seconds)
                 continue
-            me = next((c for c in contacts if c.conversation_id is None), None)
-            if me is not None:
-                user_id, name = me.user_id, me.name
-            display = me.display_name if me is not None else name
-            return Identity(user_id, name, display, self.config.terminal_id), contacts
+            await session.load_history()
+            self.post_message(self.SignedIn(session))
+            return
 
-    async def _contacts(self, client: CallClient) -> list[DirectoryUser]:
-        """The simulator's directory; a real server has none, and then there are no contacts."""
-        try:
-            return (await client.directory()).users
-        except RouteNotFound:
-            return []
+    @on(SignInFailed)
+    def show_sign_in_failure(self, message: SignInFailed) -> None:
+        self.status = replace(self.status, connection=f"cannot sign in: {message.text}")
+        self.show_error(message.text)
 
-    # ------------------------------------------------------------------ what screens call
-
-    def require_session(self) -> Session:
-        if self.session is None:
-            raise RuntimeError("not signed in yet")
-        return self.session
-
-    def status_parts(self) -> tuple[str, str, str, str, str]:
-        """Who, which terminal, which server, how we hear it and why: the top line of every screen."""
-        session = self.session
-        if session is None:
-            return ("not signed in", self.config.terminal_id, self.config.server_url, self.sign_in_state, "")
+    @on(SignedIn)
+    def start_session(self, message: SignedIn) -> None:
+        session = message.session
         me = session.identity
-        return (
+        self.status = Status(
             f"{me.display_name} ({me.name} #{me.user_id})",
             me.terminal_id,
             self.config.server_url,
             session.connection,
             session.connection_detail,
         )
+        self.session = session
+        stream = PushStream(session.client, mode=self.config.push_mode, poll_interval=self.config.poll_interval)
+        adapter = SessionAdapter(self)
+        self.run_worker(adapter.relay(session.events(stream)), group="session-events", exit_on_error=False)
+        if self.config.dial:
+            self.dial(self.config.dial, CallType.VIDEO if self.config.video else CallType.AUDIO)
 
-    def run_intent(self, intent: Coroutine[Any, Any, Any]) -> None:
+    # ------------------------------------------------------------------ the controller's events
+
+    @on(SessionAdapter.CallsChanged)
+    async def show_calls(self, message: SessionAdapter.CallsChanged) -> None:
+        """The screens on the stack redraw what changed first, then the app shows the screen it implies.
+
+        In this order a modal pushed now paints the screen under it as it is after the change.
+        """
+        for screen in self.screen_stack:
+            if isinstance(screen, PhoneScreen):
+                screen.calls_changed(message.call_ids)
+        await self._route()
+
+    @on(SessionAdapter.ConnectionChanged)
+    def show_connection(self, message: SessionAdapter.ConnectionChanged) -> None:
+        self.status = replace(self.status, connection=message.state, detail=message.detail)
+
+    @on(SessionAdapter.RequestFailed)
+    def show_request_failure(self, message: SessionAdapter.RequestFailed) -> None:
+        self.show_error(message.text)
+
+    @on(SessionAdapter.StreamErrored)
+    def show_stream_error(self, message: SessionAdapter.StreamErrored) -> None:
+        self.show_error(message.text)
+
+    # ------------------------------------------------------------------ what screens ask (PhoneHost)
+
+    def run_intent(self, intent: Coroutine[Any, Any, object]) -> None:
         """Run a user's request in the background; a bug becomes a notification, not a traceback."""
 
         async def guarded() -> None:
@@ -197,65 +194,49 @@ class SoftphoneApp(App[None]):
 
         self.run_worker(guarded(), group="intents")
 
-    def dial_user(self, user: str, call_type: CallType) -> None:
-        session = self.session
-        if session is None:
+    def dial(self, user: str, call_type: CallType) -> None:
+        if self.session is None:
             self.show_error("Not signed in yet.")
             return
-        contact = session.contact(user)
-        if contact is None:
-            self.show_error(f"No contact named {user!r} in the directory.")
-            return
-        self.run_intent(session.dial(contact, call_type))
+        self.run_intent(self.session.dial(user, call_type))
 
     def dismiss_outcome(self, call_id: int) -> None:
         self._dismissed.add(call_id)
-        self.post_message(PhoneChanged())
+        self.call_later(self._route)
 
     def show_error(self, message: str) -> None:
         self.notify(message, severity="error", title="Error", timeout=8)
 
-    # ------------------------------------------------------------------ routing and rendering
+    # ------------------------------------------------------------------ routing
 
-    async def on_phone_changed(self, _: PhoneChanged) -> None:
+    async def _route(self) -> None:
+        """Show the screen the core implies, unless it is showing already."""
         session = self.session
         if session is None or not self.screen_stack:
             return  # not signed in yet, or shutting down
         view = choose_view(session.phone, self._shown, self._dismissed)
-        if getattr(self.screen, "view", None) != view:
-            await self._show(view)
-        self.refresh_screens()
-
-    async def _show(self, view: View) -> None:
+        current = self.screen
+        if isinstance(current, PhoneScreen) and current.view == view:
+            return
         if view.kind in (ViewKind.OUTGOING, ViewKind.INCOMING, ViewKind.IN_CALL):
             assert view.call_id is not None
             self._shown.add(view.call_id)
         if view.kind is ViewKind.ENDED:
-            self._announce_end(view)
+            self._announce_end(session, view)
         while not isinstance(self.screen, HomeScreen):
             await self.pop_screen()
         make_screen = _CALL_SCREENS.get(view.kind)
         if make_screen is not None:
             await self.push_screen(make_screen(view))
 
-    def _announce_end(self, view: View) -> None:
+    def _announce_end(self, session: Session, view: View) -> None:
         """A notification says why a call screen closed by itself (cancelled, answered elsewhere...)."""
-        if view.call_id in self._announced or self.session is None:
+        if view.call_id is None or view.call_id in self._announced:
             return
-        assert view.call_id is not None
         self._announced.add(view.call_id)
-        machine = self.session.phone.get(view.call_id)
+        machine = session.phone.get(view.call_id)
         if machine is not None and not machine.ended_by_me:
             self.notify(machine.headline(), title=f"Call {view.call_id}")
-
-    def refresh_screens(self) -> None:
-        """Re-render every screen on the stack from the session (the one under a modal shows too)."""
-        for screen in self.screen_stack:
-            if isinstance(screen, PhoneScreen | IncomingScreen | LoginScreen) and screen.ready:
-                screen.refresh_view()
-
-    def watch_show_sidebar(self) -> None:
-        self.refresh_screens()
 
     # ------------------------------------------------------------------ commands
 
@@ -263,8 +244,7 @@ class SoftphoneApp(App[None]):
         self.show_sidebar = not self.show_sidebar
 
     def action_export_timeline(self) -> None:
-        session = self.session
-        calls = session.phone.history() if session else []
+        calls = self.session.phone.history() if self.session else []
         if not calls:
             self.notify("No call timeline to export yet.", severity="warning")
             return
@@ -287,7 +267,5 @@ class SoftphoneApp(App[None]):
                 yield SystemCommand(
                     f"Dial {contact.display_name} ({call_type.value})",
                     f"Start a {call_type.value} call to {contact.name} #{contact.user_id}",
-                    lambda c=contact.name, t=call_type: self.dial_user(c, t),
+                    lambda c=contact.name, t=call_type: self.dial(c, t),
                 )
-
-

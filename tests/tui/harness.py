@@ -18,6 +18,7 @@ from textual.pilot import Pilot
 
 from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
+from softphone.session import Session
 from softphone.tui.app import AppConfig, SoftphoneApp
 
 FROZEN_AT = datetime(2026, 7, 5, 10, 5, 0, tzinfo=UTC)
@@ -104,13 +105,15 @@ def screen_text(app: SoftphoneApp) -> str:
 
 
 async def signed_in(pilot: Pilot[None]) -> None:
+    """Wait until the status line says connected (it shows what the app was told, in order)."""
     app = pilot.app
     assert isinstance(app, SoftphoneApp)
-    await until(
-        pilot,
-        lambda: app.session is not None and app.session.connection == "connected",
-        "signed in and connected",
-    )
+    await until(pilot, lambda: app.session is not None and app.status.connection == "connected", "signed in and connected")
+
+
+def session_of(app: SoftphoneApp) -> Session:
+    assert app.session is not None, "not signed in"
+    return app.session
 
 
 async def until_shows(pilot: Pilot[None], screen_type: type, *texts: str, timeout: float = 10.0) -> None:

@@ -19,7 +19,7 @@ from softphone.tui.screens.in_call import InCallScreen
 from softphone.tui.screens.incoming import IncomingScreen
 from softphone.tui.screens.login import LoginScreen
 
-from .harness import FakeClock, make_app, screen_text, signed_in, until
+from .harness import FakeClock, make_app, screen_text, session_of, signed_in, until
 
 RunBefore = Callable[[Pilot[None]], Awaitable[None]]
 
@@ -46,8 +46,7 @@ async def ready(pilot: Pilot[None]) -> None:
     await signed_in(pilot)
     app = pilot.app
     assert isinstance(app, SoftphoneApp)
-    app.config = replace(app.config, server_url=DEFAULT_SERVER)
-    app.refresh_screens()
+    app.status = replace(app.status, server=DEFAULT_SERVER)
 
 
 async def _peer(url: str, user: str) -> CallClient:
@@ -89,7 +88,12 @@ def outgoing(url: str, clock: FakeClock) -> Scenario:
         await pilot.press("enter")
         await until(pilot, lambda: "Media stage  joined" in screen_text(app), "alice calling, channel joined")
         clock.advance(7)
-        await until(pilot, lambda: "rings for 23s more" in screen_text(app), "the countdown")
+        # Each line that depends on the time ticks by itself: wait for both.
+        await until(
+            pilot,
+            lambda: "rings for 23s more" in screen_text(app) and "(1h59m)" in screen_text(app),
+            "the ring countdown and the token's expiry",
+        )
 
     return Scenario("outgoing", app, run_before, deterministic_sidebar=False)
 
@@ -114,14 +118,18 @@ async def _talk(pilot: Pilot[None], app: SoftphoneApp, url: str, clock: FakeCloc
     await ready(pilot)
     bob = await _peer(url, "bob")
     await pilot.press("enter")
-    await until(pilot, lambda: bool(app.require_session().phone.calls), "the call to start")
-    call_id = next(iter(app.require_session().phone.calls))
+    await until(pilot, lambda: bool(session_of(app).phone.calls), "the call to start")
+    call_id = next(iter(session_of(app).phone.calls))
     await bob.accept(call_id)
     await bob.report_media(call_id, "joined", "good")
     await until(pilot, lambda: isinstance(app.screen, InCallScreen) and "In call" in screen_text(app), "in call")
     clock.advance(83)
     await pilot.press("n")
-    await until(pilot, lambda: "poor" in screen_text(app) and "01:23" in screen_text(app), "quality and timer")
+    await until(
+        pilot,
+        lambda: all(words in screen_text(app) for words in ("poor", "01:23", "(1h58m)")),
+        "quality, timer and token expiry",
+    )
     return bob
 
 
@@ -141,7 +149,7 @@ def ended(url: str, clock: FakeClock) -> Scenario:
     async def run_before(pilot: Pilot[None]) -> None:
         bob = await _talk(pilot, app, url, clock)
         clock.advance(12)
-        await bob.hangup(next(iter(app.require_session().phone.calls)))
+        await bob.hangup(next(iter(session_of(app).phone.calls)))
         await until(pilot, lambda: isinstance(app.screen, EndedScreen) and "Bob hung up" in screen_text(app), "ended")
         await bob.aclose()
 

@@ -15,7 +15,7 @@ from softphone.tui.screens.in_call import InCallScreen
 from softphone.tui.screens.incoming import IncomingScreen
 from softphone.tui.screens.outgoing import OutgoingScreen
 
-from .harness import SIZE, FakeClock, ThreadedSimulator, make_app, screen_text, signed_in, until
+from .harness import SIZE, FakeClock, ThreadedSimulator, make_app, screen_text, session_of, signed_in, until
 
 
 async def _start(stack: AsyncExitStack, app: SoftphoneApp) -> Pilot[None]:
@@ -37,8 +37,8 @@ async def test_dial_ring_accept_media_hang_up(simulator: ThreadedSimulator, cloc
         await until(pb, lambda: "In call with Alice" in screen_text(bob), "bob in call")
         assert isinstance(alice.screen, InCallScreen) and isinstance(bob.screen, InCallScreen)
         await pb.press("n")  # bob's network gets worse: a change both sides see
-        bob_call = bob.require_session().phone.history()[0]
-        alice_call = alice.require_session().phone.history()[0]
+        bob_call = session_of(bob).phone.history()[0]
+        alice_call = session_of(alice).phone.history()[0]
         await until(pa, lambda: alice_call.version == bob_call.version > 4, "alice to see bob's media report")
         await pa.press("h")
         await until(pa, lambda: "You hung up" in screen_text(alice), "alice's outcome")
@@ -98,7 +98,7 @@ async def test_answered_on_another_terminal(simulator: ThreadedSimulator, clock:
         await until(pd, lambda: "In call with Alice" in screen_text(bob_desk), "the desk in call")
         await until(pp, lambda: "Answered on another terminal" in screen_text(bob_phone), "the phone told")
         assert isinstance(bob_phone.screen, EndedScreen)
-        phone_call = bob_phone.require_session().phone.history()[0]
+        phone_call = session_of(bob_phone).phone.history()[0]
         assert phone_call.allowed_actions() == frozenset()
         await until(pa, lambda: "In call with Bob" in screen_text(alice), "alice in call")
 
@@ -112,8 +112,8 @@ async def test_the_phone_survives_a_server_crash_and_catches_up(live_server: Ser
         bob = await stack.enter_async_context(CallClient(live_server.base_url, terminal_id="bob-headless"))
         await bob.login("bob")
         await pa.press("enter")
-        await until(pa, lambda: bool(alice.require_session().phone.calls), "alice's call to start")
-        call_id = next(iter(alice.require_session().phone.calls))
+        await until(pa, lambda: bool(session_of(alice).phone.calls), "alice's call to start")
+        call_id = next(iter(session_of(alice).phone.calls))
         await bob.accept(call_id)
         await bob.report_media(call_id, "joined", "good")
         await until(pa, lambda: "In call with Bob" in screen_text(alice), "alice in call")

@@ -1,41 +1,99 @@
-"""What every screen of the phone shares: the status line, the timeline sidebar and the footer."""
+"""What the phone's screens share, full or modal, and the little they ask of the app.
+
+Screens depend on the controller (:class:`~softphone.session.Session`) and on :class:`PhoneHost`, a
+protocol for the app; the app module imports the screens, never the reverse. A screen renders when it
+mounts, when the session appears, and when the app tells it that calls changed (after a
+``SessionAdapter.CallsChanged`` message); only the lines that tick redraw by themselves.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Coroutine
+from typing import Any, Protocol, cast
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from softphone.api import CallType
 from softphone.core import CallMachine
-from softphone.tui.routing import View
-from softphone.tui.widgets.status import StatusLine
+from softphone.session import Clock, Session
+from softphone.tui.routing import HOME, View
+from softphone.tui.widgets.status import Status, StatusLine
 from softphone.tui.widgets.timeline import TimelineSidebar
 
-if TYPE_CHECKING:
-    from softphone.tui.app import SoftphoneApp
-    from softphone.tui.session import Session
 
+class PhoneHost(Protocol):
+    """What screens ask of the app. ``session``, ``status`` and ``show_sidebar`` are reactive: screens watch them."""
 
-def phone_app_of(screen: Screen[Any]) -> SoftphoneApp:
-    """The running softphone app, typed; imported late because the app module imports the screens."""
-    from softphone.tui.app import SoftphoneApp
+    session: Session | None
+    status: Status
+    show_sidebar: bool
+    clock: Clock
 
-    return cast(SoftphoneApp, screen.app)
+    def run_intent(self, intent: Coroutine[Any, Any, object]) -> None:
+        """Run a request in the background, outliving the screen that asked."""
+
+    def dial(self, user: str, call_type: CallType) -> None: ...
+
+    def dismiss_outcome(self, call_id: int) -> None:
+        """The user has read how a call ended."""
 
 
 class PhoneScreen(Screen[None]):
-    """A full screen: status line on top, content and timeline side by side, bindings at the bottom.
+    """Any screen of the phone: which call it shows, typed access to the app, rendering on changes.
 
-    Subclasses compose ``compose_main`` and fill it in ``render_main``; the app calls
-    ``refresh_view`` after every change and once a second for the clocks.
+    Subclasses set ``view`` and implement ``render_session``. The modal one lists ``ModalScreen``
+    first, as Textual takes default CSS along the first base only. Textual runs every class's
+    ``on_mount`` along the MRO, so subclasses add their own without calling this one.
     """
 
     view: View
-    # Set once composed: the app refreshes every screen on the stack, some still being built.
-    ready = False
+
+    @property
+    def host(self) -> PhoneHost:
+        return cast(PhoneHost, self.app)
+
+    @property
+    def call_id(self) -> int:
+        assert self.view.call_id is not None, "only call screens have a call"
+        return self.view.call_id
+
+    @property
+    def session(self) -> Session:
+        """The signed-in session; call screens are shown only once there is one."""
+        session = self.host.session
+        assert session is not None, "not signed in yet"
+        return session
+
+    def machine(self) -> CallMachine | None:
+        return self.session.phone.get(self.call_id)
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "session", self.refresh_view)
+
+    def calls_changed(self, call_ids: tuple[int, ...]) -> None:
+        """Re-render if the change is about this screen's call (every change, for a screen of no call)."""
+        if self.is_mounted and (self.view.call_id is None or self.view.call_id in call_ids):
+            self.refresh_view()
+
+    def refresh_view(self) -> None:
+        self.render_session(self.host.session)
+
+    def render_session(self, session: Session | None) -> None:
+        raise NotImplementedError
+
+
+class FullScreen(PhoneScreen):
+    """A full screen: status line on top, content and timeline side by side, bindings at the bottom.
+
+    Subclasses compose ``compose_main`` and fill it in ``render_main``, which runs once signed in.
+    """
+
+    def __init__(self, view: View = HOME) -> None:
+        super().__init__()
+        self.view = view
 
     def compose(self) -> ComposeResult:
         self.status_line = StatusLine(id="status")
@@ -50,27 +108,18 @@ class PhoneScreen(Screen[None]):
     def compose_main(self) -> ComposeResult:
         raise NotImplementedError
 
-    @property
-    def phone_app(self) -> SoftphoneApp:
-        return phone_app_of(self)
-
     def on_mount(self) -> None:
-        self.ready = True
-        self.refresh_view()
+        self.watch(self.app, "status", self.status_line.show)
+        self.watch(self.app, "show_sidebar", self._show_sidebar)
 
-    def on_screen_resume(self) -> None:
-        self.refresh_view()
+    def _show_sidebar(self, shown: bool) -> None:
+        self.sidebar.display = shown
 
-    def refresh_view(self) -> None:
-        app = self.phone_app
-        sidebar = self.sidebar
-        sidebar.display = app.show_sidebar
-        self.status_line.show(*app.status_parts())
-        session = app.session
+    def render_session(self, session: Session | None) -> None:
         if session is None:
-            sidebar.show(None)
+            self.sidebar.show(None)
             return
-        sidebar.show(self.timeline_call(session))
+        self.sidebar.show(self.timeline_call(session))
         self.render_main(session)
 
     def timeline_call(self, session: Session) -> CallMachine | None:
@@ -82,19 +131,3 @@ class PhoneScreen(Screen[None]):
 
     def render_main(self, session: Session) -> None:
         raise NotImplementedError
-
-
-class CallScreen(PhoneScreen):
-    """A screen about one call."""
-
-    def __init__(self, view: View) -> None:
-        super().__init__()
-        self.view = view
-
-    @property
-    def call_id(self) -> int:
-        assert self.view.call_id is not None
-        return self.view.call_id
-
-    def machine(self, session: Session) -> CallMachine | None:
-        return session.phone.get(self.call_id)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Button, Static
 
-from softphone.tui.screens.base import CallScreen
-from softphone.tui.session import Session
+from softphone.session import Session
+from softphone.tui.screens.base import FullScreen
 from softphone.tui.widgets.formatting import clock_text
 
 
-class EndedScreen(CallScreen):
+class EndedScreen(FullScreen):
     BINDINGS = [
         Binding("enter", "home", "Back home"),
         Binding("escape", "home", "Back home", show=False),
@@ -26,7 +27,7 @@ class EndedScreen(CallScreen):
         yield Button("Back home  (enter)", id="home")
 
     def render_main(self, session: Session) -> None:
-        machine = self.machine(session)
+        machine = self.machine()
         if machine is None:
             return
         self.headline.update(Text(machine.headline(), style="bold"))
@@ -35,7 +36,7 @@ class EndedScreen(CallScreen):
         if facts.status is not None:
             reason = f" ({facts.end_reason})" if facts.end_reason else ""
             lines.append(f"status {facts.status}{reason} · v{facts.version}")
-        duration = machine.duration(self.phone_app.clock())
+        duration = machine.duration(session.clock())
         if machine.answered_elsewhere:
             lines.append(f"answered on {facts.accepted_terminal_id or 'another terminal'}, not here")
         elif duration is not None:
@@ -44,9 +45,6 @@ class EndedScreen(CallScreen):
             lines.append("never connected")
         self.details.update("\n".join(lines))
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_home()
-
+    @on(Button.Pressed, "#home")
     def action_home(self) -> None:
-        self.phone_app.dismiss_outcome(self.call_id)
+        self.host.dismiss_outcome(self.call_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import OptionList, Static
@@ -10,17 +11,14 @@ from textual.widgets.option_list import Option
 
 from softphone.api import CallType
 from softphone.core import Role
-from softphone.tui.routing import HOME
-from softphone.tui.screens.base import PhoneScreen
-from softphone.tui.session import Session
+from softphone.session import Session
+from softphone.tui.screens.base import FullScreen
 from softphone.tui.widgets.formatting import clock_text
 
 RECENT_CALLS_SHOWN = 8
 
 
-class HomeScreen(PhoneScreen):
-    view = HOME
-
+class HomeScreen(FullScreen):
     BINDINGS = [
         Binding("enter", "dial('audio')", "Audio call"),
         Binding("v", "dial('video')", "Video call"),
@@ -56,7 +54,7 @@ class HomeScreen(PhoneScreen):
         if not calls:
             return Text("No calls yet.", style="dim")
         text = Text()
-        now = self.phone_app.clock()
+        now = session.clock()
         for machine in calls:
             arrow = "↗" if machine.role is Role.CALLER else "↙"
             text.append(f"{arrow} {machine.peer_name:<10} ", style="bold")
@@ -68,7 +66,8 @@ class HomeScreen(PhoneScreen):
             text.append("\n")
         return text
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    @on(OptionList.OptionSelected, "#contacts")
+    def dial_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.action_dial(CallType.AUDIO.value)
 
@@ -79,4 +78,4 @@ class HomeScreen(PhoneScreen):
             return
         option = contacts.get_option_at_index(contacts.highlighted)
         assert option.id is not None
-        self.phone_app.dial_user(option.id, CallType(call_type))
+        self.host.dial(option.id, CallType(call_type))

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
 from softphone.api import MediaStage, NetworkQuality
-from softphone.tui.screens.base import CallScreen
-from softphone.tui.session import Session
+from softphone.core import CallMachine
+from softphone.session import Session
+from softphone.tui.screens.base import FullScreen
 from softphone.tui.widgets.formatting import clock_text
 from softphone.tui.widgets.media import MediaPanel
+from softphone.tui.widgets.ticking import Ticking
 
 # What the user can switch the simulated media to; joining is the app's own first step.
 STAGE_CYCLE = [MediaStage.JOINED, MediaStage.RECONNECTING, MediaStage.LEFT]
@@ -26,7 +31,13 @@ def next_in(cycle: list[str], current: str | None) -> str:
     return cycle[(cycle.index(current) + 1) % len(cycle)]
 
 
-class InCallScreen(CallScreen):
+def talk_time(machine: CallMachine, now: datetime) -> str:
+    """``01:23`` since the call was answered; ``--:--`` before."""
+    duration = machine.duration(now)
+    return clock_text(duration) if duration is not None else "--:--"
+
+
+class InCallScreen(FullScreen):
     BINDINGS = [
         Binding("h", "hangup", "Hang up"),
         Binding("m", "next_stage", "Media stage"),
@@ -35,8 +46,8 @@ class InCallScreen(CallScreen):
 
     def compose_main(self) -> ComposeResult:
         self.headline = Static(id="headline", classes="headline")
-        self.timer = Static(id="timer", classes="timer")
-        self.media = MediaPanel(id="media")
+        self.timer = Ticking(talk_time, self.host.clock, id="timer", classes="timer")
+        self.media = MediaPanel(self.host.clock, id="media")
         yield self.headline
         yield self.timer
         yield self.media
@@ -47,41 +58,32 @@ class InCallScreen(CallScreen):
             yield Button("Quality (n)", id="quality", compact=True)
 
     def render_main(self, session: Session) -> None:
-        machine = self.machine(session)
+        machine = self.machine()
         if machine is None:
             return
-        now = self.phone_app.clock()
         self.headline.update(
             Text.assemble((machine.headline(), "bold"), f"  ·  {machine.facts.call_type or ''} call")
         )
-        duration = machine.duration(now)
-        self.timer.update(
-            clock_text(duration) if duration is not None else "--:--"
-        )
-        self.media.show(machine, now)
+        self.timer.show(machine)
+        self.media.show(machine)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        {"hangup": self.action_hangup, "stage": self.action_next_stage, "quality": self.action_next_quality}[
-            event.button.id or "hangup"
-        ]()
-
+    @on(Button.Pressed, "#hangup")
     def action_hangup(self) -> None:
-        self.phone_app.run_intent(self.phone_app.require_session().hangup(self.call_id))
+        self.host.run_intent(self.session.hangup(self.call_id))
 
+    @on(Button.Pressed, "#stage")
     def action_next_stage(self) -> None:
-        session = self.phone_app.require_session()
-        machine = self.machine(session)
+        machine = self.machine()
         if machine is None:
             return
         stage = next_in([s.value for s in STAGE_CYCLE], machine.media_stage)
-        self.phone_app.run_intent(session.report_media(self.call_id, stage, machine.network_quality))
+        self.host.run_intent(self.session.report_media(self.call_id, stage, machine.network_quality))
 
+    @on(Button.Pressed, "#quality")
     def action_next_quality(self) -> None:
-        session = self.phone_app.require_session()
-        machine = self.machine(session)
+        machine = self.machine()
         if machine is None:
             return
         quality = next_in([q.value for q in QUALITY_CYCLE], machine.network_quality)
         stage = machine.media_stage or MediaStage.JOINED.value
-        self.phone_app.run_intent(session.report_media(self.call_id, stage, quality))
+        self.host.run_intent(self.session.report_media(self.call_id, stage, quality))

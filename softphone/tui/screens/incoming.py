@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
+from softphone.core import CallMachine
+from softphone.session import Session
 from softphone.tui.routing import View
-from softphone.tui.screens.base import phone_app_of
-
-if TYPE_CHECKING:
-    from softphone.tui.app import SoftphoneApp
+from softphone.tui.screens.base import PhoneScreen
+from softphone.tui.widgets.ticking import Ticking
 
 
-class IncomingScreen(ModalScreen[None]):
+def answer_line(machine: CallMachine, now: datetime) -> str:
+    """``call 7 · 26s to answer``."""
+    remaining = machine.ring_remaining(now)
+    left = f" · {int(remaining.total_seconds())}s to answer" if remaining is not None else ""
+    return f"call {machine.call_id}{left}"
+
+
+class IncomingScreen(ModalScreen[None], PhoneScreen):
+    """A phone screen that is modal: the screen under it stays in view, dimmed, and keeps updating."""
+
     BINDINGS = [
         Binding("a", "accept", "Accept"),
         Binding("r", "reject", "Reject"),
@@ -26,19 +36,12 @@ class IncomingScreen(ModalScreen[None]):
 
     def __init__(self, view: View) -> None:
         super().__init__()
-        assert view.call_id is not None
         self.view = view
-        self.call_id = view.call_id
-        self.ready = False
-
-    @property
-    def phone_app(self) -> SoftphoneApp:
-        return phone_app_of(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="incoming-dialog"):
             self.headline = Static(id="headline", classes="headline")
-            self.countdown = Static(id="countdown", classes="subline")
+            self.countdown = Ticking(answer_line, self.host.clock, id="countdown", classes="subline")
             yield self.headline
             yield self.countdown
             with Horizontal(id="incoming-buttons"):
@@ -46,34 +49,18 @@ class IncomingScreen(ModalScreen[None]):
                 yield Button("Reject  (r)", id="reject", variant="error")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.ready = True
-        self.refresh_view()
-
-    def refresh_view(self) -> None:
-        session = self.phone_app.session
-        machine = session.phone.get(self.call_id) if session else None
+    def render_session(self, session: Session | None) -> None:
+        machine = self.machine()
         if machine is None:
             return
         kind = machine.facts.call_type or "audio"
-        self.headline.update(
-            Text.assemble(f"Incoming {kind} call from ", (machine.peer_name, "bold"))
-        )
-        remaining = machine.ring_remaining(self.phone_app.clock())
-        line = f"call {machine.call_id}"
-        if remaining is not None:
-            line += f" · {int(remaining.total_seconds())}s to answer"
-        self.countdown.update(line)
+        self.headline.update(Text.assemble(f"Incoming {kind} call from ", (machine.peer_name, "bold")))
+        self.countdown.show(machine)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "accept":
-            self.action_accept()
-        else:
-            self.action_reject()
-
+    @on(Button.Pressed, "#accept")
     def action_accept(self) -> None:
-        self.phone_app.run_intent(self.phone_app.require_session().accept(self.call_id))
+        self.host.run_intent(self.session.accept(self.call_id))
 
+    @on(Button.Pressed, "#reject")
     def action_reject(self) -> None:
-        self.phone_app.run_intent(self.phone_app.require_session().reject(self.call_id))
+        self.host.run_intent(self.session.reject(self.call_id))

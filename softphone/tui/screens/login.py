@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -9,30 +10,22 @@ from textual.widgets import Input, Static
 
 
 class LoginScreen(ModalScreen[str]):
-    """Returns the user name or id typed; the app logs in and asks again if the server says no."""
+    """Returns the user name or id typed; the app signs in and asks again if the server says no."""
 
     def __init__(self, server_url: str, error: str = "") -> None:
         super().__init__()
         self.server_url = server_url
         self.error = error
-        self.hint = Static(classes="subline")
-        self.ready = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login-dialog"):
             yield Static("Who are you?", classes="headline")
-            yield self.hint
+            yield Static(f"Signing in to {self.server_url}", classes="subline")
             yield Input(placeholder="user name or id, e.g. alice", id="login-user")
             yield Static(self.error, id="login-error")
 
-    def on_mount(self) -> None:
-        self.ready = True
-        self.refresh_view()
-
-    def refresh_view(self) -> None:
-        self.hint.update(f"Signing in to {self.server_url}")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    @on(Input.Submitted, "#login-user")
+    def submit(self, event: Input.Submitted) -> None:
         event.stop()
         if event.value.strip():
             self.dismiss(event.value.strip())

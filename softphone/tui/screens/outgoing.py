@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Button, Static
 
-from softphone.tui.screens.base import CallScreen
-from softphone.tui.session import Session
+from softphone.core import CallMachine
+from softphone.session import Session
+from softphone.tui.screens.base import FullScreen
 from softphone.tui.widgets.media import MediaPanel
+from softphone.tui.widgets.ticking import Ticking
 
 
-class OutgoingScreen(CallScreen):
+def ring_line(machine: CallMachine, now: datetime) -> str:
+    """``audio call · rings for 23s more``."""
+    remaining = machine.ring_remaining(now)
+    ring = f" · rings for {int(remaining.total_seconds())}s more" if remaining is not None else ""
+    return f"{machine.facts.call_type or 'audio'} call{ring}"
+
+
+class OutgoingScreen(FullScreen):
     BINDINGS = [
         Binding("c", "cancel", "Cancel"),
         Binding("escape", "cancel", "Cancel", show=False),
@@ -20,28 +32,21 @@ class OutgoingScreen(CallScreen):
 
     def compose_main(self) -> ComposeResult:
         self.headline = Static(id="headline", classes="headline")
-        self.countdown = Static(id="countdown", classes="subline")
-        self.media = MediaPanel(id="media")
+        self.countdown = Ticking(ring_line, self.host.clock, id="countdown", classes="subline")
+        self.media = MediaPanel(self.host.clock, id="media")
         yield self.headline
         yield self.countdown
         yield self.media
         yield Button("Cancel  (c)", id="cancel", variant="error")
 
     def render_main(self, session: Session) -> None:
-        machine = self.machine(session)
+        machine = self.machine()
         if machine is None:
             return
-        now = self.phone_app.clock()
         self.headline.update(Text(machine.headline(), style="bold"))
-        remaining = machine.ring_remaining(now)
-        kind = f"{machine.facts.call_type or 'audio'} call"
-        ring = f" · rings for {int(remaining.total_seconds())}s more" if remaining is not None else ""
-        self.countdown.update(f"{kind}{ring}")
-        self.media.show(machine, now)
+        self.countdown.show(machine)
+        self.media.show(machine)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_cancel()
-
+    @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.phone_app.run_intent(self.phone_app.require_session().cancel(self.call_id))
+        self.host.run_intent(self.session.cancel(self.call_id))

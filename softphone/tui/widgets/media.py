@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.widgets import Static
 
 from softphone.api import NetworkQuality
 from softphone.core import CallMachine
+from softphone.session import Clock
+from softphone.tui.widgets.ticking import Ticking
 
 QUALITY_BARS = {
     NetworkQuality.EXCELLENT: ("▂▄▆█", "green"),
@@ -20,10 +24,19 @@ QUALITY_BARS = {
 }
 
 
-class MediaPanel(Static):
-    """Renders what this terminal last reported, and the credentials it joined with."""
+class MediaPanel(Vertical):
+    """What this terminal last reported, and the credentials it joined with; the token's expiry ticks."""
 
-    def show(self, machine: CallMachine, now: datetime) -> None:
+    def __init__(self, clock: Clock, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.facts = Static()
+        self.expiry = Ticking(token_line, clock)
+
+    def compose(self) -> ComposeResult:
+        yield self.facts
+        yield self.expiry
+
+    def show(self, machine: CallMachine) -> None:
         text = Text()
         text.append("Media stage  ", style="dim")
         text.append(machine.media_stage or "not joined", style="bold")
@@ -37,9 +50,19 @@ class MediaPanel(Static):
             text.append(rtc.channel_name)
             text.append("\nRTC uid      ", style="dim")
             text.append(rtc.uid)
-            text.append("\nToken until  ", style="dim")
-            text.append(_expiry(rtc.expire_at, now))
-        self.update(text)
+        self.facts.update(text)
+        self.expiry.display = rtc is not None
+        self.expiry.show(machine)
+
+
+def token_line(machine: CallMachine, now: datetime) -> Text:
+    """``Token until  12:05:00Z (1h59m)``: when the RTC token this terminal joined with runs out."""
+    text = Text()
+    text.append("Token until  ", style="dim")
+    rtc = machine.rtc
+    if rtc is not None:
+        text.append(_expiry(rtc.expire_at, now))
+    return text
 
 
 def _expiry(expire_at: datetime | None, now: datetime) -> str:

@@ -1,0 +1,384 @@
+"""The call controller: one signed-in terminal, its intents sent to the API, its news told as events.
+
+It imports no Textual, so the TUI, the demo's bot and headless commands all stand on it. Intents
+(``dial``, ``accept``, ``hangup``...) await the server; every answer and every state the push stream
+brings goes into :class:`~softphone.core.Phone` with its source and the time. The controller never
+decides what a call's state is, and nobody above it sees JSON.
+
+Whoever listens reads what happened from ``events()``, an async stream of the typed events below::
+
+    session = await Session.sign_in(client, user="alice")
+    await session.load_history()
+    async for event in session.events(PushStream(client)):
+        match event:
+            case CallsChanged(call_ids): ...        # read them from session.phone
+            case RequestFailed(text=text): ...
+            case ConnectionChanged() | StreamError(): ...
+
+Events wait in order until read, so what happens before anyone listens (a history load, an intent) is
+not lost. States that arrive together (a hello, a resync, one polling round) give one ``CallsChanged``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Protocol
+
+from softphone.api import (
+    Action,
+    ApiError,
+    CallClient,
+    CallType,
+    ConnectionChanged,
+    ConnectionState,
+    DirectoryUser,
+    MediaStage,
+    NetworkQuality,
+    RouteNotFound,
+    SoftphoneError,
+    StatesReceived,
+    StreamError,
+    StreamEvent,
+)
+from softphone.core import BUSY_REASON, CallMachine, Phone, Snapshot, Source
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who this terminal is: the logged-in user on one terminal id."""
+
+    user_id: int
+    name: str
+    display_name: str
+    terminal_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallsChanged:
+    """These calls changed (states arrived, a request was sent or answered): read them from ``phone``."""
+
+    call_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFailed:
+    """A request was refused or never answered, or was refused here before it was sent.
+
+    ``action`` is ``None`` for starting a call (which is not an action on an existing call), and
+    ``error`` is ``None`` when nothing was sent (no such contact). ``text`` says it in words.
+    """
+
+    action: Action | None
+    call_id: int | None
+    error: SoftphoneError | None
+    text: str
+
+
+# The push stream's own events pass through as they are: the connection's state, and problems
+# worth showing that do not end the stream.
+SessionEvent = CallsChanged | RequestFailed | ConnectionChanged | StreamError
+
+
+class CallStream(Protocol):
+    """What the controller needs of a push stream; :class:`~softphone.api.PushStream` is the real one."""
+
+    @property
+    def tracked(self) -> frozenset[int]: ...
+
+    def track(self, call_id: int) -> None: ...
+
+    def untrack(self, call_id: int) -> None: ...
+
+    def events(self) -> AsyncIterator[StreamEvent]: ...
+
+    async def close(self) -> None: ...
+
+
+_STREAM_SOURCES = {"push": Source.PUSH, "poll": Source.POLL, "resync": Source.RESYNC, "hello": Source.RESYNC}
+
+
+class Session:
+    """One signed-in terminal: its client, its phone, the user's intents, and the events they cause."""
+
+    def __init__(
+        self,
+        client: CallClient,
+        identity: Identity,
+        contacts: list[DirectoryUser],
+        *,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.client = client
+        self.identity = identity
+        self.contacts = contacts
+        self.clock = clock
+        self.connection: ConnectionState = "connecting"
+        self.connection_detail = ""
+        self.phone = Phone(
+            my_user_id=identity.user_id,
+            my_terminal_id=identity.terminal_id,
+            name_of=self.display_name_of,
+        )
+        self._queue: asyncio.Queue[SessionEvent | None] = asyncio.Queue()
+        self._busy_rejected: set[int] = set()
+        self._stream: CallStream | None = None
+
+    @classmethod
+    async def sign_in(
+        cls, client: CallClient, *, user: str | None = None, user_id: int | None = None, clock: Clock = utc_now
+    ) -> Session:
+        """Log in as ``user`` (the simulator's dev login), or trust the client's token as ``user_id``.
+
+        The directory, where the server has one, says who we are and whom we can call. Raises
+        ``SoftphoneError`` when the server cannot be reached or refuses: asking again or retrying is the
+        caller's choice (the TUI asks the user; a bot gives up).
+        """
+        if user is not None:
+            login = await client.login(user)
+            user_id, name = login.user_id, login.name
+        else:
+            user_id, name = user_id or 0, str(user_id or "me")
+        contacts = await _contacts(client)
+        me = next((c for c in contacts if c.conversation_id is None), None)
+        if me is not None:
+            user_id, name = me.user_id, me.name
+        display = me.display_name if me is not None else name
+        return cls(client, Identity(user_id, name, display, client.terminal_id), contacts, clock=clock)
+
+    def display_name_of(self, user_id: int) -> str:
+        for contact in self.contacts:
+            if contact.user_id == user_id:
+                return contact.display_name
+        return f"user {user_id}"
+
+    def contact(self, user: str) -> DirectoryUser | None:
+        """A contact by name, display name or id, as typed on the command line or palette."""
+        wanted = user.strip().lower()
+        for contact in self.contacts:
+            if wanted in (contact.name.lower(), contact.display_name.lower(), str(contact.user_id)):
+                return contact
+        return None
+
+    # ------------------------------------------------------------------ what happened
+
+    async def events(self, stream: CallStream) -> AsyncIterator[SessionEvent]:
+        """Follow ``stream`` and yield every event, in order, until it ends; one listener, once.
+
+        Leaving the loop (or cancelling its task) closes ``stream``; a bug that stopped the stream is
+        raised here after its last event.
+        """
+        self._stream = stream
+        self._sync_tracking()
+        follower = asyncio.create_task(self._follow(stream), name="softphone-session")
+        try:
+            while (event := await self._queue.get()) is not None:
+                yield event
+            await follower
+        finally:
+            follower.cancel()
+            await stream.close()
+            self._stream = None
+
+    async def _follow(self, stream: CallStream) -> None:
+        try:
+            async for event in stream.events():
+                if isinstance(event, StatesReceived):
+                    self._changed(self._take(event.states, _STREAM_SOURCES[event.source]))
+                    await self._follow_up()
+                    continue
+                if isinstance(event, ConnectionChanged):
+                    self.connection, self.connection_detail = event.state, event.detail
+                self._emit(event)
+        finally:
+            self._queue.put_nowait(None)
+
+    async def load_history(self, limit: int = 20) -> None:
+        """Recent calls from before this run, where the server keeps a history (the simulator does)."""
+        try:
+            calls = await self.client.history(limit=limit)
+        except SoftphoneError:
+            return  # a real server has no history endpoint; recent calls then start empty
+        self._changed(self._take(calls, Source.RESYNC))
+        await self._follow_up()
+
+    # ------------------------------------------------------------------ user intents
+
+    async def dial(self, user: str, call_type: CallType) -> CallMachine | None:
+        """Call a contact (by name, display name or id) and join the RTC channel right away, as callers do."""
+        contact = self.contact(user)
+        if contact is None:
+            self._emit(RequestFailed(None, None, None, f"No contact named {user!r} in the directory."))
+            return None
+        if contact.conversation_id is None:
+            self._emit(RequestFailed(None, None, None, f"{contact.display_name} is you: pick someone else to call"))
+            return None
+        try:
+            response = await self.client.start_call(contact.conversation_id, contact.user_id, call_type.value)
+        except SoftphoneError as error:
+            text = f"Calling {contact.display_name}: {describe_error(error)}"
+            self._emit(RequestFailed(None, None, error, text))
+            return None
+        machine = self.phone.start_call(response, contact.user_id, self.clock())
+        self._changed([machine.call_id])
+        await self._follow_up()
+        await self._join_channel(machine)
+        return machine
+
+    async def accept(self, call_id: int) -> None:
+        if await self._act(call_id, Action.ACCEPT, self.client.accept):
+            machine = self.phone.get(call_id)
+            if machine is not None:
+                await self._join_channel(machine)
+
+    async def reject(self, call_id: int, reason: str | None = None) -> None:
+        await self._act(
+            call_id, Action.REJECT, partial(self.client.reject, reason=reason), then=CallMachine.record_ended_by_me
+        )
+
+    async def cancel(self, call_id: int) -> None:
+        await self._act(call_id, Action.CANCEL, self.client.cancel, then=CallMachine.record_ended_by_me)
+
+    async def hangup(self, call_id: int) -> None:
+        await self._act(call_id, Action.HANGUP, self.client.hangup, then=CallMachine.record_ended_by_me)
+
+    async def report_media(self, call_id: int, stage: str, network_quality: str | None = None) -> bool:
+        """Report this terminal's media stage and quality; the core remembers what was accepted."""
+        detail = stage if network_quality is None else f"{stage}, {network_quality}"
+        return await self._act(
+            call_id,
+            Action.REPORT_MEDIA,
+            lambda cid: self.client.report_media(cid, stage, network_quality),
+            detail=detail,
+            then=lambda machine: machine.record_media(stage, network_quality),
+        )
+
+    async def resync(self, call_id: int) -> None:
+        """Fetch the full state of a call, after a gap or a refused request."""
+        try:
+            state = await self.client.call_state(call_id)
+        except SoftphoneError as error:
+            text = f"Refreshing call {call_id}: {describe_error(error)}"
+            self._emit(RequestFailed(Action.STATE, call_id, error, text))
+            return
+        self._changed(self._take([state], Source.RESYNC))
+
+    # ------------------------------------------------------------------ internals
+
+    async def _act(
+        self,
+        call_id: int,
+        action: Action,
+        request: Callable[[int], Awaitable[Snapshot]],
+        *,
+        detail: str = "",
+        then: Callable[[CallMachine], None] | None = None,
+    ) -> bool:
+        """Send one request about a known call; ``then`` notes what its success means before its answer applies."""
+        machine = self.phone.get(call_id)
+        if machine is None:
+            return False
+        machine.record_action(action, self.clock(), detail)
+        self._changed([call_id])
+        try:
+            response = await request(call_id)
+        except SoftphoneError as error:
+            code = error.code if isinstance(error, ApiError) else None
+            message = error.message if isinstance(error, ApiError) else str(error)
+            machine.record_error(action, code, message, self.clock())
+            self._emit(RequestFailed(action, call_id, error, f"{action.value}: {describe_error(error)}"))
+            self._changed([call_id])
+            if isinstance(error, ApiError):
+                # The server disagreed with what we believed: learn what it holds now.
+                await self.resync(call_id)
+            return False
+        if then is not None:
+            then(machine)
+        self._changed(self._take([response], Source.RESPONSE))
+        await self._follow_up()
+        return True
+
+    async def _join_channel(self, machine: CallMachine) -> None:
+        """There is no real RTC here: joining succeeds at once, and is reported like a real one."""
+        for stage in (MediaStage.JOINING, MediaStage.JOINED):
+            quality = NetworkQuality.GOOD.value if stage is MediaStage.JOINED else None
+            if Action.REPORT_MEDIA not in machine.allowed_actions():
+                return
+            if not await self.report_media(machine.call_id, stage.value, quality):
+                return
+
+    def _take(self, snapshots: Iterable[Snapshot], source: Source) -> list[int]:
+        """Apply snapshots that arrived together; the ids of the calls they were about."""
+        at = self.clock()
+        routed = (self.phone.apply(snapshot, source, at) for snapshot in snapshots)
+        return [machine.call_id for machine, _ in filter(None, routed)]
+
+    def _changed(self, call_ids: Iterable[int]) -> None:
+        """One ``CallsChanged`` for everything that changed together (none when nothing did)."""
+        unique = tuple(dict.fromkeys(call_ids))
+        if unique:
+            self._emit(CallsChanged(unique))
+
+    def _emit(self, event: SessionEvent) -> None:
+        self._queue.put_nowait(event)
+
+    async def _follow_up(self) -> None:
+        """Act on what a change implies: which calls the stream follows, busy rejections, resyncs."""
+        self._sync_tracking()
+        for machine in self.phone.busy_rejections():
+            if machine.call_id not in self._busy_rejected:
+                self._busy_rejected.add(machine.call_id)
+                await self.reject(machine.call_id, BUSY_REASON)
+        for machine in list(self.phone.calls.values()):
+            if machine.needs_resync:
+                machine.resynced()
+                await self.resync(machine.call_id)
+
+    def _sync_tracking(self) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        tracked = set(self.phone.tracked_ids())
+        for call_id in tracked - stream.tracked:
+            stream.track(call_id)
+        for call_id in stream.tracked - tracked:
+            stream.untrack(call_id)
+
+
+async def _contacts(client: CallClient) -> list[DirectoryUser]:
+    """The simulator's directory; a real server has none, and then there are no contacts."""
+    try:
+        return (await client.directory()).users
+    except RouteNotFound:
+        return []
+
+
+def describe_error(error: SoftphoneError) -> str:
+    """The server's code and message as given, or the transport problem in words."""
+    if isinstance(error, ApiError):
+        return f"{error.code} {error.message}"
+    return str(error)
+
+
+__all__ = [
+    "CallStream",
+    "CallsChanged",
+    "Clock",
+    "ConnectionChanged",
+    "Identity",
+    "RequestFailed",
+    "Session",
+    "SessionEvent",
+    "StreamError",
+    "describe_error",
+    "utc_now",
+]
