@@ -38,6 +38,23 @@ def test_the_simulator_loads_no_client_and_no_ui() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_the_call_controller_and_the_bot_load_no_ui_and_no_server() -> None:
+    """Headless commands and bots stand on the controller: it must not drag Textual or the simulator in."""
+    assert modules_loaded_by("import softphone.session, softphone.bot").isdisjoint(
+        {"textual", "fastapi", "starlette", "uvicorn"}
+    )
+
+
+def test_the_screens_do_not_import_the_app() -> None:
+    """The app imports the screens; a screen that needs the app asks through ``PhoneHost``."""
+    screens = ", ".join(
+        f"softphone.tui.screens.{name}" for name in ("home", "outgoing", "incoming", "in_call", "ended", "login")
+    )
+    script = f"import sys, {screens}\nprint('softphone.tui.app' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
 def test_the_client_half_of_the_api_loads_on_first_use() -> None:
     loaded = modules_loaded_by("from softphone.api import CallClient, PushStream")
     assert {"httpx", "websockets"} <= loaded

@@ -1,0 +1,235 @@
+"""The call controller on its own: what it tells its listener, over scripted HTTP and a scripted push stream.
+
+No Textual and no server here: the client's HTTP is a function of the request, and the push stream is
+fed by hand, so each test states exactly what arrived and asserts exactly which events came out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from softphone.api import (
+    Action,
+    CallAlreadyEnded,
+    CallClient,
+    CalleeBusy,
+    CallState,
+    CallType,
+    ConnectionChanged,
+    DirectoryUser,
+    InvalidParams,
+    StatesReceived,
+    StreamError,
+    StreamEvent,
+    Unauthorized,
+)
+from softphone.session import CallsChanged, Identity, RequestFailed, Session, SessionEvent
+
+ALICE, BOB, CAROL = 10001, 20002, 30003
+NOW = datetime(2026, 7, 5, 10, 5, 0, tzinfo=UTC)
+WAIT = 5.0
+
+
+class ScriptedStream:
+    """A push stream the test feeds by hand; what the controller needs of ``PushStream``."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
+        self._tracked: set[int] = set()
+        self.closed = False
+
+    @property
+    def tracked(self) -> frozenset[int]:
+        return frozenset(self._tracked)
+
+    def track(self, call_id: int) -> None:
+        self._tracked.add(call_id)
+
+    def untrack(self, call_id: int) -> None:
+        self._tracked.discard(call_id)
+
+    def feed(self, event: StreamEvent) -> None:
+        self._queue.put_nowait(event)
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        while (event := await self._queue.get()) is not None:
+            yield event
+
+    async def close(self) -> None:
+        self.closed = True
+        self._queue.put_nowait(None)
+
+
+Route = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class ScriptedServer:
+    """Answers ``(method, path)`` with an envelope from ``routes``; remembers every request body."""
+
+    def __init__(self, routes: dict[tuple[str, str], Route] | None = None) -> None:
+        self.routes = routes or {}
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else {}
+        key = (request.method, request.url.path)
+        self.requests.append((*key, body))
+        if key not in self.routes:
+            return httpx.Response(404, json={"code": 40401, "message": "接口不存在", "data": None})
+        return httpx.Response(200, json=self.routes[key](body))
+
+
+def ok(data: dict[str, Any]) -> Route:
+    return lambda body: {"code": 0, "message": "success", "data": data}
+
+
+def refuse(code: int, message: str) -> Route:
+    return lambda body: {"code": code, "message": message, "data": None}
+
+
+def state(call_id: int, caller: int, callee: int, status: str = "calling", version: int = 1, **extra: Any) -> CallState:
+    return CallState(
+        call_id=call_id, status=status, call_type="audio", biz_type="single", conversation_id=1001,
+        channel_name=f"call_{call_id}", app_id="app", caller_user_id=caller, callee_user_id=callee,
+        caller_uid=str(caller), callee_uid=str(callee), version=version, **extra,
+    )
+
+
+def bob_session(server: ScriptedServer) -> Session:
+    client = CallClient("http://sim.test", terminal_id="bob-1", token="tok", transport=httpx.MockTransport(server))
+    return Session(client, Identity(BOB, "bob", "Bob", "bob-1"), [], clock=lambda: NOW)
+
+
+async def next_event(events: AsyncIterator[SessionEvent]) -> SessionEvent:
+    return await asyncio.wait_for(anext(events), WAIT)
+
+
+async def rest(events: AsyncIterator[SessionEvent], stream: ScriptedStream) -> list[SessionEvent]:
+    """Everything still queued, once the stream has ended."""
+    await stream.close()
+    return [event async for event in events]
+
+
+async def test_a_hello_listing_three_calls_is_one_calls_changed() -> None:
+    server = ScriptedServer()
+    session, stream = bob_session(server), ScriptedStream()
+    events = session.events(stream)
+    stream.feed(StatesReceived(tuple(state(n, caller, BOB) for n, caller in [(1, ALICE), (2, CAROL), (3, 40004)]), "hello"))
+    assert await next_event(events) == CallsChanged((1, 2, 3))
+    assert stream.tracked == {1, 2, 3}
+    assert await rest(events, stream) == []
+    assert server.requests == []  # nothing in a hello of ringing calls asks for a request
+
+
+async def test_a_refused_request_is_request_failed_then_what_the_server_holds() -> None:
+    server = ScriptedServer({
+        ("POST", "/api/calls/7/accept"): refuse(41007, "通话已结束"),
+        ("GET", "/api/calls/7/state"): ok(state(7, ALICE, BOB, "cancelled", 2, end_reason="caller_cancel").model_dump(mode="json")),
+    })
+    session, stream = bob_session(server), ScriptedStream()
+    events = session.events(stream)
+    stream.feed(StatesReceived((state(7, ALICE, BOB),), "push"))
+    assert await next_event(events) == CallsChanged((7,))
+    await session.accept(7)
+    sent, failure, noted, resynced = await rest(events, stream)
+    assert sent == noted == resynced == CallsChanged((7,))  # the accept, its refusal, the server's state
+    assert isinstance(failure, RequestFailed) and isinstance(failure.error, CallAlreadyEnded)
+    assert (failure.action, failure.call_id, failure.text) == (Action.ACCEPT, 7, "accept: 41007 通话已结束")
+    assert session.phone.calls[7].status == "cancelled"  # learned by the resync the refusal caused
+    assert [(method, path) for method, path, _ in server.requests] == [
+        ("POST", "/api/calls/7/accept"), ("GET", "/api/calls/7/state"),
+    ]
+
+
+async def test_dialing_nobody_or_yourself_is_refused_before_any_request() -> None:
+    server = ScriptedServer()
+    session, stream = bob_session(server), ScriptedStream()
+    session.contacts = [DirectoryUser(user_id=BOB, name="bob", display_name="Bob", conversation_id=None)]
+    events = session.events(stream)
+    assert await session.dial("mallory", CallType.AUDIO) is None
+    assert await session.dial("bob", CallType.AUDIO) is None
+    assert await rest(events, stream) == [
+        RequestFailed(None, None, None, "No contact named 'mallory' in the directory."),
+        RequestFailed(None, None, None, "Bob is you: pick someone else to call"),
+    ]
+    assert server.requests == []
+
+
+async def test_a_refused_dial_says_whom_and_why() -> None:
+    server = ScriptedServer({("POST", "/api/calls/session"): refuse(41003, "对方忙线")})
+    session, stream = bob_session(server), ScriptedStream()
+    session.contacts = [DirectoryUser(user_id=ALICE, name="alice", display_name="Alice", conversation_id=1001)]
+    events = session.events(stream)
+    assert await session.dial("Alice", CallType.VIDEO) is None
+    (failure,) = await rest(events, stream)
+    assert isinstance(failure, RequestFailed) and isinstance(failure.error, CalleeBusy)
+    assert (failure.action, failure.call_id, failure.text) == (None, None, "Calling Alice: 41003 对方忙线")
+
+
+async def test_a_second_call_while_in_one_is_turned_away_busy() -> None:
+    server = ScriptedServer({
+        ("POST", "/api/calls/2/reject"): ok({"call_id": 2, "status": "rejected", "end_reason": "callee_busy", "version": 2}),
+    })
+    session, stream = bob_session(server), ScriptedStream()
+    events = session.events(stream)
+    talking = state(1, ALICE, BOB, "ongoing", 3, accepted_terminal_id="bob-1")
+    stream.feed(StatesReceived((talking,), "push"))
+    assert await next_event(events) == CallsChanged((1,))
+    stream.feed(StatesReceived((state(2, CAROL, BOB),), "push"))
+    assert await next_event(events) == CallsChanged((2,))
+    assert await rest(events, stream) == [CallsChanged((2,)), CallsChanged((2,))]  # the reject sent, then answered
+    assert server.requests == [("POST", "/api/calls/2/reject", {"terminal_id": "bob-1", "reason": "callee_busy"})]
+    assert session.phone.calls[2].facts.end_reason == "callee_busy"
+    assert stream.tracked == {1}
+
+
+async def test_the_streams_connection_and_problems_pass_through() -> None:
+    session, stream = bob_session(ScriptedServer()), ScriptedStream()
+    events = session.events(stream)
+    connected = ConnectionChanged("connected", "ws://sim.test/api/ws")
+    refused = StreamError(Unauthorized())
+    stream.feed(connected)
+    stream.feed(refused)
+    assert [await next_event(events), await next_event(events)] == [connected, refused]
+    assert (session.connection, session.connection_detail) == ("connected", "ws://sim.test/api/ws")
+
+
+async def test_events_wait_for_a_listener_and_leaving_closes_the_stream() -> None:
+    """What happens before anyone listens (an intent, a history load) is told first, in order."""
+    server = ScriptedServer({("POST", "/api/calls/session"): refuse(41003, "对方忙线")})
+    session, stream = bob_session(server), ScriptedStream()
+    await session.dial("nobody", CallType.AUDIO)
+    events = session.events(stream)
+    first = await next_event(events)
+    assert isinstance(first, RequestFailed) and "nobody" in first.text
+    await events.aclose()
+    assert stream.closed
+
+
+async def test_sign_in_takes_who_we_are_from_the_directory() -> None:
+    directory = {"users": [
+        {"user_id": ALICE, "name": "alice", "display_name": "Alice", "conversation_id": None},
+        {"user_id": BOB, "name": "bob", "display_name": "Bob", "conversation_id": 1001},
+    ]}
+    server = ScriptedServer({
+        ("POST", "/api/dev/login"): ok({"token": "t", "user_id": ALICE, "name": "alice"}),
+        ("GET", "/api/dev/directory"): ok(directory),
+    })
+    client = CallClient("http://sim.test", terminal_id="alice-1", transport=httpx.MockTransport(server))
+    session = await Session.sign_in(client, user="alice")
+    assert session.identity == Identity(ALICE, "alice", "Alice", "alice-1")
+    assert session.display_name_of(BOB) == "Bob" and session.contact("20002") is not None
+
+
+async def test_sign_in_refused_raises_for_the_caller_to_decide() -> None:
+    server = ScriptedServer({("POST", "/api/dev/login"): refuse(40001, "参数错误: unknown user")})
+    client = CallClient("http://sim.test", terminal_id="x-1", transport=httpx.MockTransport(server))
+    with pytest.raises(InvalidParams):
+        await Session.sign_in(client, user="mallory")
