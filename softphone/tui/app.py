@@ -95,7 +95,7 @@ class SoftphoneApp(App[None]):
         self.config = config
         self.clock = clock
         self.set_reactive(
-            SoftphoneApp.status, Status("not signed in", config.terminal_id, config.server_url, "signing in")
+            SoftphoneApp.status, replace(self.status, terminal_id=config.terminal_id, server=config.server_url)
         )
         self._shown: set[int] = set()
         self._dismissed: set[int] = set()

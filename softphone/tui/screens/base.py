@@ -9,7 +9,7 @@ mounts, when the session appears, and when the app tells it that calls changed (
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, runtime_checkable
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -24,6 +24,7 @@ from softphone.tui.widgets.status import Status, StatusLine
 from softphone.tui.widgets.timeline import TimelineSidebar
 
 
+@runtime_checkable
 class PhoneHost(Protocol):
     """What screens ask of the app. ``session``, ``status`` and ``show_sidebar`` are reactive: screens watch them."""
 
@@ -53,7 +54,9 @@ class PhoneScreen(Screen[None]):
 
     @property
     def host(self) -> PhoneHost:
-        return cast(PhoneHost, self.app)
+        app = self.app
+        assert isinstance(app, PhoneHost), f"{type(app).__name__} is not a PhoneHost"
+        return app
 
     @property
     def call_id(self) -> int:
