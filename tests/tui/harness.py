@@ -111,6 +111,13 @@ async def signed_in(pilot: Pilot[None]) -> None:
     await until(pilot, lambda: app.session is not None and app.status.connection == "connected", "signed in and connected")
 
 
+def record_screens(app: SoftphoneApp) -> list[str]:
+    """The class name of every screen that becomes current from now on, even for an instant."""
+    shown: list[str] = []
+    app.screen_change_signal.subscribe(app, lambda screen: shown.append(type(screen).__name__), immediate=True)
+    return shown
+
+
 def session_of(app: SoftphoneApp) -> Session:
     assert app.session is not None, "not signed in"
     return app.session
