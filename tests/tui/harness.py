@@ -7,7 +7,6 @@ talk real HTTP and WebSocket to it; only its clock is the test's, so screens are
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import uvicorn
 from textual.pilot import Pilot
 
+from softphone.launch import free_port
 from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
 from softphone.session import Session
@@ -36,12 +36,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class ThreadedSimulator:

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from support.wire import state
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from softphone.api import AcceptData, Action, CallState, CallStatusData, MediaStateData
+from softphone.api import AcceptData, Action, CallStatusData, MediaStateData
 from softphone.core import CallMachine, Role, Source
 from softphone.tui.widgets.timeline import TimelineSidebar
 
@@ -39,14 +40,6 @@ def _at(second: int) -> datetime:
     return datetime(2026, 7, 5, 10, 5, second, tzinfo=UTC)
 
 
-def _state(version: int, status: str, **extra: object) -> CallState:
-    return CallState(
-        call_id=5001, status=status, call_type="audio", biz_type="single", conversation_id=1001,
-        channel_name="call_5001_1001", app_id="app", caller_user_id=10001, callee_user_id=20002,
-        caller_uid="10001", callee_uid="20002", version=version, **extra,  # type: ignore[arg-type]
-    )
-
-
 class TimelineApp(App[None]):
     """One sidebar showing a callee's timeline with every kind of marker."""
 
@@ -55,15 +48,15 @@ class TimelineApp(App[None]):
 
     def on_mount(self) -> None:
         machine = CallMachine(5001, my_user_id=20002, my_terminal_id="bob-1", role=Role.CALLEE, peer_user_id=10001, peer_name="Alice")
-        machine.apply(_state(1, "calling"), Source.PUSH, _at(0))
+        machine.apply(state(1, "calling"), Source.PUSH, _at(0))
         machine.record_action(Action.ACCEPT, _at(3))
         accept = AcceptData(call_id=5001, status="accepted", channel_name="call_5001_1001", app_id="app",
                             callee_uid="20002", rtc_token="t", version=2)
         machine.apply(accept, Source.RESPONSE, _at(3))
-        machine.apply(_state(2, "accepted"), Source.PUSH, _at(3))
-        machine.apply(_state(1, "calling"), Source.POLL, _at(4))
+        machine.apply(state(2, "accepted"), Source.PUSH, _at(3))
+        machine.apply(state(1, "calling"), Source.POLL, _at(4))
         machine.apply(MediaStateData(call_id=5001, status="ongoing", version=5), Source.PUSH, _at(5))
-        machine.apply(_state(5, "ongoing"), Source.RESYNC, _at(6))
+        machine.apply(state(5, "ongoing"), Source.RESYNC, _at(6))
         machine.record_error(Action.REJECT, 41002, "通话状态不允许此操作", _at(7))
         machine.apply(CallStatusData(call_id=5001, status="ended", end_reason="local_hangup", version=6),
                       Source.PUSH, _at(9))
