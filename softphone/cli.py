@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from softphone.launch import DEFAULT_HOST, DEFAULT_PORT
+from softphone import exit_codes
+from softphone.launch import DEFAULT_HOST, DEFAULT_PORT, local_url
+from softphone.server.config import ServerConfig
 
 if TYPE_CHECKING:
     from softphone.api import FaultSettings
+    from softphone.background import RunningSimulator
 
 IDLE_TIMEOUT_HELP = "Stop by itself after this many seconds with no request and no push connection."
 
@@ -159,6 +162,27 @@ REMOTE_WARNING = (
     show_default=True,
     help="Push connections the server holds in all; more are refused at the handshake (42901).",
 )
+@click.option(
+    "--users",
+    "generated_users",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Also serve this many generated users u0001… (ids from 100001), each pair with a conversation.",
+)
+@click.option(
+    "--abandon-timeout",
+    default=ServerConfig.abandon_timeout,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds after which an answered call ends as abandoned when neither party has a push "
+    "connection open or has made a request.",
+)
+@click.option(
+    "--documented-only",
+    is_flag=True,
+    help="Serve only the documented routes, /healthz, /docs and the dev tools, with no extension "
+    "fields, as a real server looks; prints each seeded user's token and conversation ids at start.",
+)
 def serve(
     host: str,
     port: int,
@@ -172,13 +196,16 @@ def serve(
     fault_seed: int | None,
     max_push_per_user: int,
     max_push_per_server: int,
+    generated_users: int,
+    abandon_timeout: float,
+    documented_only: bool,
 ) -> None:
     """Run the call-API simulator (on loopback unless --allow-remote)."""
     from softphone.api import FaultSettings
-    from softphone.server.config import ServerConfig
+    from softphone.server.config import default_db_path
     from softphone.server.directory import BUNDLED_DIRECTORY
     from softphone.server.guards import is_loopback
-    from softphone.server.runner import default_db_path, run_server
+    from softphone.server.runner import run_server
     from softphone.server.store import SchemaTooNew
 
     if not is_loopback(host):
@@ -194,11 +221,100 @@ def serve(
         max_push_per_user=max_push_per_user,
         max_push_per_server=max_push_per_server,
         faults=(fault_settings or FaultSettings()).model_copy(update={"seed": fault_seed}),
+        abandon_timeout=abandon_timeout,
+        generated_users=generated_users,
+        documented_only=documented_only,
     )
     try:
         run_server(config, host=host, port=port, idle_timeout=idle_timeout)
     except SchemaTooNew as refusal:
         raise click.ClickException(str(refusal)) from None
+
+
+@main.group()
+def sim() -> None:
+    """See and manage the background simulator the phone starts (127.0.0.1:8765 unless --port)."""
+
+
+port_option = click.option(
+    "--port", default=DEFAULT_PORT, show_default=True, type=int, help="The local port the simulator listens on."
+)
+
+
+def running_or_exit(port: int) -> RunningSimulator:
+    """The simulator on ``port``, or say that none runs there and exit with ``NOT_RUNNING``."""
+    from softphone import background
+
+    running = background.find(local_url(port), port)
+    if running is None:
+        click.echo(f"No simulator is running at {local_url(port)}.")
+        raise click.exceptions.Exit(exit_codes.NOT_RUNNING)
+    return running
+
+
+@sim.command()
+@port_option
+def status(port: int) -> None:
+    """Is a simulator running; where, its pid, database, log and live calls."""
+    from softphone.api import format_timestamp
+
+    running = running_or_exit(port)
+    info, record = running.info, running.record
+    counts = ", ".join(f"{count} {name}" for name, count in info.live_calls.items())
+    click.echo(
+        f"A simulator is running at {running.url}\n"
+        f"  port        {running.port}\n"
+        f"  pid         {info.pid} (since {format_timestamp(info.started_at)})\n"
+        f"  database    {info.database}\n"
+        f"  log         {record.log if record else 'unknown: it was not started by the phone'}\n"
+        f"  live calls  {running.live_calls} ({counts})"
+    )
+
+
+@sim.command()
+@port_option
+def stop(port: int) -> None:
+    """Stop the simulator (its calls stay in the database)."""
+    from softphone import background
+
+    running = running_or_exit(port)
+    background.stop(running)
+    click.echo(f"Stopped the simulator at {running.url} (pid {running.info.pid}).")
+
+
+@sim.command()
+@port_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--wipe", is_flag=True, help="Stop the simulator and delete its database instead.")
+def reset(port: int, yes: bool, wipe: bool) -> None:
+    """End every live call as abandoned (pushed to the phones), or with --wipe delete the database."""
+    from softphone import background
+    from softphone.server.config import default_db_path
+
+    if wipe:
+        running = background.find(local_url(port), port)
+        record = background.read_record(port)
+        db = running.info.database if running else record.db if record else str(default_db_path())
+        where = f"Stop the simulator at {running.url} and delete" if running else "Delete"
+        if not yes and not click.confirm(f"{where} {db}?"):
+            click.echo("Nothing changed.")
+            raise click.exceptions.Exit(exit_codes.NOT_RUNNING)
+        if running:
+            background.stop(running)
+        deleted = background.wipe(db)
+        click.echo(f"Deleted {db}." if deleted else f"Nothing to delete: {db} does not exist.")
+        return
+    running = running_or_exit(port)
+    if not running.live_calls:
+        click.echo("No live calls.")
+        return
+    if not yes and not click.confirm(f"End {running.live_calls} live call(s) as abandoned?"):
+        click.echo("Nothing changed.")
+        raise click.exceptions.Exit(exit_codes.NOT_RUNNING)
+    answer = background.reset(running)
+    if answer is None:
+        raise click.ClickException(f"The simulator at {running.url} did not reset its calls.")
+    click.echo(f"Ended {answer.ended} live call(s) as abandoned.")
 
 
 @main.command()

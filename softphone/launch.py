@@ -61,8 +61,11 @@ def ensure_local_simulator(port: int = DEFAULT_PORT) -> str:
 
     The background simulator outlives this terminal (so the other terminals keep their calls) and
     stops by itself once nobody has used it for a while. Two terminals starting at once is fine:
-    the second one cannot bind the port and exits, and both talk to the first.
+    the second one cannot bind the port and exits, and both talk to the first. Either way the one
+    that answers is recorded for ``softphone sim``.
     """
+    from softphone.background import record_started
+
     url = local_url(port)
     if is_healthy(url):
         return url
@@ -71,6 +74,7 @@ def ensure_local_simulator(port: int = DEFAULT_PORT) -> str:
         ["--port", str(port), "--idle-timeout", str(BACKGROUND_IDLE_SECONDS)], log_path, detach=True
     )
     wait_until_healthy(url, process, log_path)
+    record_started(url, port, log_path)
     return url
 
 

@@ -2,8 +2,8 @@
 
 Real process (``tests/support/server.py``; import as ``from support.server import ...``):
 
-- ``ServerProcess(db=":memory:", ring_timeout=30, port=None)``: ``python -m softphone serve`` on a free
-  loopback port. ``start()`` waits for ``/healthz`` (raises with the server log on failure) and returns
+- ``ServerProcess(db=":memory:", ring_timeout=30, port=None, args=())``: ``python -m softphone serve``
+  on a free loopback port, with ``args`` added to the command line. ``start()`` waits for ``/healthz`` (raises with the server log on failure) and returns
   the process; ``kill()`` sends SIGKILL, ``stop()`` SIGINT and waits, ``restart()`` starts again on the
   same port and database, ``log()`` is its output. Attributes: ``base_url``
   (``"http://127.0.0.1:PORT"``), ``ws_url`` (``"ws://127.0.0.1:PORT/api/ws"``), ``port``, ``db_path``.

@@ -4,7 +4,9 @@ Request models are strict (a string where an int belongs is a 40001, not a coerc
 documented length limits. Response models are lenient: they ignore unknown fields and keep
 ``status`` and ``end_reason`` as plain strings, because a real server may send values we have never
 seen and the client must show them as they are. Fields marked *ext* are simulator extensions the
-real service does not document; they are optional so the same models read a real server's answers.
+real service does not document; they are optional so the same models read a real server's answers,
+and they are marked once, with ``ext()``, so a server that must look like the real one can drop them
+(``documented_payload``) and its OpenAPI document can leave them out (``EXT_MARK``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -78,6 +81,11 @@ class EndReason(StrEnum):
     LOCAL_HANGUP = "local_hangup"
 
 
+ABANDONED_REASON = "abandoned"
+"""*ext* ``end_reason`` of a call the simulator ended because nobody could any more
+(``--abandon-timeout``, ``softphone sim reset``)."""
+
+
 class MediaStage(StrEnum):
     """Stages the softphone reports; the API takes any string up to 32 characters."""
 
@@ -96,6 +104,41 @@ class NetworkQuality(StrEnum):
     BAD = "bad"
     VERY_BAD = "very_bad"
     DOWN = "down"
+
+
+# --------------------------------------------------------------------------- the ext mark
+
+EXT_MARK = "x-softphone-ext"
+"""Key set on an *ext* field's JSON schema: the one mark every "documented only" rule reads."""
+
+
+def ext(default: Any = None) -> Any:
+    """An *ext* field: optional (a real server never sends it), marked in the model and its schema."""
+    return Field(default, json_schema_extra={EXT_MARK: True})
+
+
+@cache
+def ext_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The names of ``model``'s fields declared with ``ext()``."""
+    return frozenset(
+        name
+        for name, field in model.model_fields.items()
+        if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get(EXT_MARK)
+    )
+
+
+def documented_payload(data: BaseModel) -> dict[str, Any]:
+    """``data`` as JSON without any *ext* field, at any depth: what the real service would send."""
+    return _without_ext(data, data.model_dump(mode="json"))
+
+
+def _without_ext(value: object, dumped: Any) -> Any:
+    if isinstance(value, BaseModel):
+        hidden = ext_fields(type(value))
+        return {name: _without_ext(getattr(value, name), item) for name, item in dumped.items() if name not in hidden}
+    if isinstance(value, list | tuple):
+        return [_without_ext(item, dumped_item) for item, dumped_item in zip(value, dumped, strict=True)]
+    return dumped
 
 
 # --------------------------------------------------------------------------- requests
@@ -206,6 +249,25 @@ class MediaStateData(_Response):
     version: int
 
 
+class PartyMedia(_Response):
+    """*ext* One participant's last media report: what it said, and when."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    stage: str
+    network_quality: str | None = None
+    reported_at: Timestamp | None = None
+
+
+class CallMedia(_Response):
+    """*ext* Each participant's last media report as of a version; ``None`` for one that has not reported."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    caller: PartyMedia | None = None
+    callee: PartyMedia | None = None
+
+
 class CallState(_Response):
     """The full state object of ``GET /api/calls/{callId}/state``, pushes and lists. No ``rtc_token``."""
 
@@ -226,15 +288,17 @@ class CallState(_Response):
     end_reason: str | None = None
     version: int
     # ext: which terminal of the callee accepted; lets a client say "answered on another terminal".
-    accepted_terminal_id: str | None = None
+    accepted_terminal_id: str | None = ext()
     # ext: when the call started ringing and for how long, so the callee can show the ring deadline.
-    created_at: Timestamp | None = None
-    timeout_seconds: int | None = None
+    created_at: Timestamp | None = ext()
+    timeout_seconds: int | None = ext()
     # ext: which terminal placed the call, and who ended it (user and terminal; null when the server
     # did, as on a ring timeout), so a client can say "you hung up" truthfully after a restart.
-    caller_terminal_id: str | None = None
-    ended_by_user_id: int | None = None
-    ended_by_terminal_id: str | None = None
+    caller_terminal_id: str | None = ext()
+    ended_by_user_id: int | None = ext()
+    ended_by_terminal_id: str | None = ext()
+    # ext: both sides' media as of this version; it changes only with a version bump.
+    media: CallMedia | None = ext()
 
 
 class LoginData(_Response):
@@ -262,6 +326,23 @@ class CallList(_Response):
 
 class HealthData(_Response):
     status: str
+
+
+class SimulatorInfo(_Response):
+    """*ext* ``GET /api/dev/simulator`` (loopback only): the process behind the API, for ``softphone sim``."""
+
+    pid: int
+    database: str
+    started_at: Timestamp
+    live_calls: dict[str, int]
+    """How many calls are in each live status."""
+
+
+class ResetData(_Response):
+    """*ext* ``POST /api/dev/simulator/reset`` (loopback only)."""
+
+    ended: int
+    """How many live calls were ended as ``abandoned``."""
 
 
 DataT = TypeVar("DataT")
@@ -293,9 +374,12 @@ def bearer_token(header: str | None) -> str | None:
     return token if scheme.lower() == BEARER.lower() and token else None
 
 
-def success(data: BaseModel | dict[str, Any] | None) -> dict[str, Any]:
-    """The JSON body of a success envelope."""
-    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+def success(data: BaseModel | dict[str, Any] | None, *, documented_only: bool = False) -> dict[str, Any]:
+    """The JSON body of a success envelope; ``documented_only`` leaves every *ext* field out."""
+    if isinstance(data, BaseModel):
+        payload = documented_payload(data) if documented_only else data.model_dump(mode="json")
+    else:
+        payload = data
     return {"code": 0, "message": SUCCESS_MESSAGE, "data": payload}
 
 

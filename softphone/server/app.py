@@ -6,13 +6,18 @@ every route lists first), path and query parameters, then the body, which is par
 dependency rather than by FastAPI, because FastAPI would reject malformed JSON before any dependency
 (and so before the token check) runs. Request bodies are added to the OpenAPI document by hand for
 the same reason.
+
+Every route carries one ``Tag``; in documented-only mode (``ServerConfig.documented_only``) only the
+routes tagged with one of ``DOCUMENTED_ONLY_TAGS`` are served, answers leave out every *ext* field,
+and the OpenAPI document is pruned to match, all read from the one ext mark on the wire models.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, WebSocket
@@ -24,9 +29,12 @@ from fastapi.security import HTTPBearer
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from softphone import __version__
 from softphone.api import (
+    EXT_MARK,
     RULES,
     TERMINAL_ID_MAX,
     AcceptData,
@@ -51,8 +59,10 @@ from softphone.api import (
     MediaStateRequest,
     MethodNotAllowed,
     RejectRequest,
+    ResetData,
     RouteNotFound,
     ServiceUnavailable,
+    SimulatorInfo,
     StartCallData,
     StartCallRequest,
     bearer_token,
@@ -61,7 +71,7 @@ from softphone.api import (
 from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory, User
 from softphone.server.faults import Faults, HttpFaults
-from softphone.server.guards import BodyLimit, HostCheck, error_response, refuse_websocket
+from softphone.server.guards import BodyLimit, HostCheck, error_response, is_loopback, refuse_websocket
 from softphone.server.hub import Delivery, Hub
 from softphone.server.push import run_push_connection
 from softphone.server.service import ActionRequest, CallService, Clock, Credential, system_clock
@@ -70,6 +80,22 @@ from softphone.server.timers import LoopTimers
 
 MAX_ID = 2**63 - 1  # SQLite's INTEGER; a larger id cannot name a call and is a parameter error
 RequestT = TypeVar("RequestT", bound=BaseModel)
+
+
+class Tag(StrEnum):
+    """What a route is, as grouped in ``/docs``; documented-only mode serves by tag."""
+
+    CALLS = "calls"
+    """Documented by the real service."""
+    DEV_TOOLS = "dev tools"
+    """What a tester needs to use the documented routes at all (a token, faults): kept in every mode."""
+    HEALTH = "health"
+    EXTENSIONS = "simulator extensions"
+    """The simulator's own additions (directory, lists, its controls): what a real server does not have."""
+
+
+DOCUMENTED_ONLY_TAGS = frozenset({Tag.CALLS, Tag.DEV_TOOLS, Tag.HEALTH})
+"""Routes served in documented-only mode; an untagged route (the push channel) is not."""
 
 
 # --------------------------------------------------------------------------- parsing
@@ -148,8 +174,28 @@ def get_faults(request: Request) -> Faults:
 FaultsDep = Annotated[Faults, Depends(get_faults)]
 
 
-def ok(data: BaseModel | None) -> JSONResponse:
-    return JSONResponse(success(data))
+@dataclass(frozen=True)
+class Replies:
+    """How this app writes a success: with every field, or as the real service would (no *ext* field)."""
+
+    documented_only: bool
+
+    def ok(self, data: BaseModel | None) -> JSONResponse:
+        return JSONResponse(success(data, documented_only=self.documented_only))
+
+
+def get_replies(request: Request) -> Replies:
+    replies: Replies = request.app.state.replies
+    return replies
+
+
+Reply = Annotated[Replies, Depends(get_replies)]
+
+
+def loopback_only(request: Request) -> None:
+    """The simulator's own controls answer its own machine only; to anyone else the route does not exist."""
+    if not is_loopback(request.client.host if request.client else ""):
+        raise RouteNotFound()
 
 
 # --------------------------------------------------------------------------- OpenAPI
@@ -162,6 +208,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _FAULTED: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorEnvelope, "description": f"{ServiceUnavailable.CODE} {ServiceUnavailable.MESSAGE} (an injected fault)"},
+}
+_LOOPBACK_ONLY: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorEnvelope, "description": f"{RouteNotFound.CODE} {RouteNotFound.MESSAGE} (asked from another machine)"},
 }
 _TOO_LARGE: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorEnvelope, "description": f"{BodyTooLarge.CODE} {BodyTooLarge.MESSAGE}"},
@@ -204,8 +253,42 @@ def build_openapi(app: FastAPI, directory: Directory) -> dict[str, Any]:
                 {"type": "integer", "enum": [user.user_id for user in directory.users]},
             ],
         }
+        if app.state.replies.documented_only:
+            without_ext(document)
         app.openapi_schema = document
     return app.openapi_schema
+
+
+def without_ext(document: dict[str, Any]) -> None:
+    """Drop every property marked *ext*, then every schema no served path refers to any more."""
+    schemas: dict[str, Any] = document["components"]["schemas"]
+    for schema in schemas.values():
+        properties = schema.get("properties", {})
+        hidden = {name for name, value in properties.items() if value.get(EXT_MARK)}
+        for name in hidden:
+            del properties[name]
+        if "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in hidden]
+    reachable: set[str] = set()
+    pending = list(_schema_refs(document["paths"]))
+    while pending:
+        name = pending.pop()
+        if name not in reachable:
+            reachable.add(name)
+            pending.extend(_schema_refs(schemas[name]))
+    document["components"]["schemas"] = {name: schema for name, schema in schemas.items() if name in reachable}
+
+
+def _schema_refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value.rsplit("/", 1)[-1]
+            else:
+                yield from _schema_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _schema_refs(item)
 
 
 # --------------------------------------------------------------------------- routes
@@ -214,10 +297,10 @@ router = APIRouter(responses=_ERRORS)
 calls = "/api/calls"
 
 
-@router.get("/healthz", response_model=Envelope[HealthData], tags=["simulator"])
-async def healthz() -> JSONResponse:
+@router.get("/healthz", response_model=Envelope[HealthData], tags=[Tag.HEALTH])
+async def healthz(reply: Reply) -> JSONResponse:
     """Liveness, without a token: what test harnesses and ``make demo`` wait for."""
-    return ok(HealthData(status="ok"))
+    return reply.ok(HealthData(status="ok"))
 
 
 @router.post(
@@ -225,32 +308,57 @@ async def healthz() -> JSONResponse:
     response_model=Envelope[LoginData],
     responses=_TOO_LARGE,
     openapi_extra=documented_body(LoginRequest),
-    tags=["simulator"],
+    tags=[Tag.DEV_TOOLS],
 )
 async def login(
-    service: ServiceDep, body: Annotated[LoginRequest, Depends(json_body(LoginRequest))]
+    service: ServiceDep, reply: Reply, body: Annotated[LoginRequest, Depends(json_body(LoginRequest))]
 ) -> JSONResponse:
     """*ext* A token for a directory user, by name or id (the real service has its own login)."""
-    return ok(service.login(body.user))
+    return reply.ok(service.login(body.user))
 
 
-@router.get("/api/dev/directory", response_model=Envelope[DirectoryData], tags=["simulator"])
-async def directory(user: CurrentUser, service: ServiceDep) -> JSONResponse:
+@router.get("/api/dev/directory", response_model=Envelope[DirectoryData], tags=[Tag.EXTENSIONS])
+async def directory(user: CurrentUser, service: ServiceDep, reply: Reply) -> JSONResponse:
     """*ext* Every user, with the conversation id the caller shares with each."""
-    return ok(service.directory_for(user))
+    return reply.ok(service.directory_for(user))
 
 
-@router.post("/api/dev/logout", response_model=Envelope[None], tags=["dev tools"])
-async def logout(credential: CurrentCredential, service: ServiceDep) -> JSONResponse:
+# Not dev tools: documented-only mode must not have them, and they need no token, only the machine.
+@router.get(
+    "/api/dev/simulator",
+    response_model=Envelope[SimulatorInfo],
+    responses=_LOOPBACK_ONLY,
+    tags=[Tag.EXTENSIONS],
+    dependencies=[Depends(loopback_only)],
+)
+async def simulator_info(service: ServiceDep, reply: Reply) -> JSONResponse:
+    """*ext*, loopback only: the process, its database and its live calls (``softphone sim status``)."""
+    return reply.ok(service.simulator_info())
+
+
+@router.post(
+    "/api/dev/simulator/reset",
+    response_model=Envelope[ResetData],
+    responses=_LOOPBACK_ONLY,
+    tags=[Tag.EXTENSIONS],
+    dependencies=[Depends(loopback_only)],
+)
+async def simulator_reset(service: ServiceDep, reply: Reply) -> JSONResponse:
+    """*ext*, loopback only: end every live call as ``abandoned``, pushed (``softphone sim reset``)."""
+    return reply.ok(service.abandon_live_calls())
+
+
+@router.post("/api/dev/logout", response_model=Envelope[None], tags=[Tag.DEV_TOOLS])
+async def logout(credential: CurrentCredential, service: ServiceDep, reply: Reply) -> JSONResponse:
     """*ext* Revoke the token this request carries; its open push connections close with 4401."""
     service.logout(credential)
-    return ok(None)
+    return reply.ok(None)
 
 
-@router.get("/api/dev/faults", response_model=Envelope[FaultSettings], tags=["dev tools"])
-async def get_fault_settings(_: CurrentUser, faults: FaultsDep) -> JSONResponse:
+@router.get("/api/dev/faults", response_model=Envelope[FaultSettings], tags=[Tag.DEV_TOOLS])
+async def get_fault_settings(_: CurrentUser, faults: FaultsDep, reply: Reply) -> JSONResponse:
     """*ext* The faults in force on ``/api/calls/*`` and the push channel, and their seed."""
-    return ok(faults.settings)
+    return reply.ok(faults.settings)
 
 
 @router.put(
@@ -258,13 +366,13 @@ async def get_fault_settings(_: CurrentUser, faults: FaultsDep) -> JSONResponse:
     response_model=Envelope[FaultSettings],
     responses=_TOO_LARGE,
     openapi_extra=documented_body(FaultSettings),
-    tags=["dev tools"],
+    tags=[Tag.DEV_TOOLS],
 )
 async def put_fault_settings(
-    _: CurrentUser, faults: FaultsDep, body: Annotated[FaultSettings, Depends(json_body(FaultSettings))]
+    _: CurrentUser, faults: FaultsDep, reply: Reply, body: Annotated[FaultSettings, Depends(json_body(FaultSettings))]
 ) -> JSONResponse:
     """*ext* Replace the faults in force (``{}``: none) and restart their random streams from the seed."""
-    return ok(faults.update(body))
+    return reply.ok(faults.update(body))
 
 
 @router.post(
@@ -272,15 +380,16 @@ async def put_fault_settings(
     response_model=Envelope[StartCallData],
     responses=_FAULTED | _TOO_LARGE,
     openapi_extra=documented_body(StartCallRequest),
-    tags=["calls"],
+    tags=[Tag.CALLS],
 )
 async def start_call(
     user: CurrentUser,
     service: ServiceDep,
+    reply: Reply,
     body: Annotated[StartCallRequest, Depends(json_body(StartCallRequest))],
 ) -> JSONResponse:
     """Start a call (caller). Errors: 41010 权限或关系校验失败, 41003 对方忙线, 41002 (caller busy)."""
-    return ok(service.start(user, body))
+    return reply.ok(service.start(user, body))
 
 
 @dataclass(frozen=True)
@@ -310,8 +419,10 @@ ACTION_ROUTES = (
 def add_action_route(route: ActionRoute) -> None:
     """The one path of every action route: token, call id, body, then the service."""
 
-    async def endpoint(user: CurrentUser, service: ServiceDep, call: CallRequest[ActionRequest]) -> JSONResponse:
-        return ok(service.act(route.action, user, call.call_id, call.body))
+    async def endpoint(
+        user: CurrentUser, service: ServiceDep, reply: Reply, call: CallRequest[ActionRequest]
+    ) -> JSONResponse:
+        return reply.ok(service.act(route.action, user, call.call_id, call.body))
 
     # This module's annotations are strings, and this one names a local: give FastAPI the object.
     endpoint.__annotations__["call"] = Annotated[CallRequest[ActionRequest], Depends(call_request(route.request))]
@@ -326,7 +437,7 @@ def add_action_route(route: ActionRoute) -> None:
         response_model=Envelope[route.response],  # type: ignore[name-defined]
         responses=_FAULTED | _TOO_LARGE,
         openapi_extra=documented_body(route.request),
-        tags=["calls"],
+        tags=[Tag.CALLS],
     )
 
 
@@ -334,27 +445,28 @@ for _route in ACTION_ROUTES:
     add_action_route(_route)
 
 
-@router.get(f"{calls}/active", response_model=Envelope[CallList], responses=_FAULTED, tags=["calls"])
-async def active_calls(user: CurrentUser, service: ServiceDep) -> JSONResponse:
+@router.get(f"{calls}/active", response_model=Envelope[CallList], responses=_FAULTED, tags=[Tag.EXTENSIONS])
+async def active_calls(user: CurrentUser, service: ServiceDep, reply: Reply) -> JSONResponse:
     """*ext* The user's calls that have not ended, for clients that poll."""
-    return ok(service.active(user))
+    return reply.ok(service.active(user))
 
 
-@router.get(f"{calls}/history", response_model=Envelope[CallList], responses=_FAULTED, tags=["calls"])
+@router.get(f"{calls}/history", response_model=Envelope[CallList], responses=_FAULTED, tags=[Tag.EXTENSIONS])
 async def call_history(
     user: CurrentUser,
     service: ServiceDep,
+    reply: Reply,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
 ) -> JSONResponse:
     """*ext* The user's calls, newest first; page with ``before_id``."""
-    return ok(service.history(user, limit, before_id))
+    return reply.ok(service.history(user, limit, before_id))
 
 
-@router.get(f"{calls}/{{call_id}}/state", response_model=Envelope[CallState], responses=_FAULTED, tags=["calls"])
-async def call_state(user: CurrentUser, service: ServiceDep, call_id: CallId) -> JSONResponse:
+@router.get(f"{calls}/{{call_id}}/state", response_model=Envelope[CallState], responses=_FAULTED, tags=[Tag.CALLS])
+async def call_state(user: CurrentUser, service: ServiceDep, reply: Reply, call_id: CallId) -> JSONResponse:
     """The full state of a call (either party). Errors: 41001 通话不存在, 41010 非参与方."""
-    return ok(service.state(user, call_id))
+    return reply.ok(service.state(user, call_id))
 
 
 @router.websocket("/api/ws")
@@ -371,11 +483,24 @@ async def push_channel(websocket: WebSocket, terminal_id: str | None = None, tok
         await refuse_websocket(websocket, error)
         return
     try:
-        # Subscribed before the snapshot, with no await between: no change falls in the gap.
-        subscription.put(Delivery(service.hello(credential.user, terminal_id).model_dump_json()))
-        await run_push_connection(websocket, subscription, service.seconds_left(credential))
+        with service.connected(credential.user):
+            # Subscribed before the snapshot, with no await between: no change falls in the gap.
+            subscription.put(Delivery(service.hello(credential.user, terminal_id).model_dump_json()))
+            await run_push_connection(websocket, subscription, service.seconds_left(credential))
     finally:
         hub.unsubscribe(subscription)
+
+
+def websocket_not_found(default: ASGIApp) -> ASGIApp:
+    """The router's fallback, refusing an unknown WebSocket path with the 404 envelope (Starlette says 403)."""
+
+    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await refuse_websocket(WebSocket(scope, receive, send), RouteNotFound())
+        else:
+            await default(scope, receive, send)
+
+    return not_found
 
 
 # --------------------------------------------------------------------------- errors
@@ -402,9 +527,9 @@ async def http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method of every route on the path: Starlette's 405 names only the first route's."""
+    """Every method of every route served on the path: Starlette's 405 names only the first route's."""
     methods: set[str] = set()
-    for route in router.routes:
+    for route in request.app.routes:
         if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
             methods |= route.methods
     return sorted(methods)
@@ -418,8 +543,28 @@ async def unexpected_error(request: Request, _: Exception) -> JSONResponse:
 # --------------------------------------------------------------------------- assembly
 
 
+def served(route: BaseRoute, config: ServerConfig) -> bool:
+    """Every route, or in documented-only mode those tagged with one of ``DOCUMENTED_ONLY_TAGS``."""
+    if not config.documented_only:
+        return True
+    return isinstance(route, APIRoute) and not DOCUMENTED_ONLY_TAGS.isdisjoint(route.tags)
+
+
+DESCRIPTION = (
+    "The documented call API of the Fengshengshou service, plus *ext* simulator endpoints and fields. "
+    "The push channel is a WebSocket at `/api/ws?terminal_id=T` (bearer token in the "
+    "`Authorization` header or `?token=`): `hello`, then `call.updated` frames; send "
+    '`{"type": "ping"}` for a pong.'
+)
+DOCUMENTED_ONLY_DESCRIPTION = (
+    "The documented call API of the Fengshengshou service as the real service shows it: no push "
+    "channel, no directory, no call lists, no extension fields; tokens from `POST /api/dev/login`."
+)
+
+
 def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
-    """A ready app; its lifespan applies ring timeouts that passed while the server was down.
+    """A ready app; its lifespan applies ring timeouts that passed while the server was down and starts
+    watching for abandoned calls.
 
     The store lives as long as the app, so the app can be started more than once (as test clients do).
     ``/docs`` is Swagger UI served with its assets from this server (``fastapi-offline``), so it works
@@ -429,12 +574,13 @@ def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
     faults = Faults(config.faults)
     hub = Hub(config, faults)
     timers = LoopTimers()
-    directory = Directory.load(config.directory)
+    directory = Directory.load(config.directory).with_generated(config.generated_users)
     service = CallService(config, store, directory, hub, timers.schedule, clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         service.resume_ringing()
+        service.sweep_abandoned()
         yield
         timers.cancel_all()
 
@@ -442,12 +588,7 @@ def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
         redoc_url=None,
         title="softphone call-API simulator",
         version=__version__,
-        description=(
-            "The documented call API of the Fengshengshou service, plus *ext* simulator endpoints. "
-            "The push channel is a WebSocket at `/api/ws?terminal_id=T` (bearer token in the "
-            "`Authorization` header or `?token=`): `hello`, then `call.updated` frames; send "
-            '`{"type": "ping"}` for a pong.'
-        ),
+        description=DOCUMENTED_ONLY_DESCRIPTION if config.documented_only else DESCRIPTION,
         lifespan=lifespan,
         # No badge fetched from the validator's site: the page makes no request beyond this server.
         swagger_ui_parameters={"validatorUrl": None},
@@ -455,7 +596,11 @@ def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
     app.state.service = service
     app.state.hub = hub
     app.state.faults = faults
-    app.include_router(router)
+    app.state.replies = Replies(documented_only=config.documented_only)
+    served_routes = APIRouter()
+    served_routes.routes.extend(route for route in router.routes if served(route, config))
+    app.include_router(served_routes)
+    app.router.default = websocket_not_found(app.router.default)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -6,10 +6,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import platformdirs
+
 from softphone.api import FaultSettings
 from softphone.server.directory import BUNDLED_DIRECTORY
 
 MEMORY_DB = ":memory:"
+
+
+def default_db_path() -> Path:
+    """``softphone.db`` in the user's data directory, created on first use."""
+    return platformdirs.user_data_path("softphone", ensure_exists=True) / "softphone.db"
 
 
 @dataclass(frozen=True)
@@ -18,7 +25,14 @@ class ServerConfig:
 
     db: str = MEMORY_DB
     ring_timeout: int = 30
+    # An answered call ends as ``abandoned`` once neither party has been heard from for this long.
+    abandon_timeout: float = 60.0
     directory: Path = BUNDLED_DIRECTORY
+    # Users ``u0001``… (ids from 100001) added to the directory, for load tests.
+    generated_users: int = 0
+    # Look like the real service from outside: documented routes, health, docs and dev tools only,
+    # and no *ext* field in any answer.
+    documented_only: bool = False
     # The RTC app id every call answers with; the real service hands out a 16-character id too.
     app_id: str = "softphonesim0001"
     rtc_token_lifetime: timedelta = field(default=timedelta(hours=2))

@@ -1,7 +1,9 @@
 """Who can call whom: the simulator's users and the 1:1 conversation each pair shares.
 
 The real service owns users and conversations; the simulator only needs a fixed set of demo users,
-loaded from a TOML file (the bundled ``directory.toml`` unless another one is given).
+loaded from a TOML file (the bundled ``directory.toml`` unless another one is given), and for load
+tests as many generated users as asked for. Conversation ids are computed from the pair when asked,
+never stored, so thousands of users cost nothing at start.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BUNDLED_DIRECTORY = Path(__file__).with_name("directory.toml")
+FIRST_GENERATED_ID = 100_001
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,11 @@ class User:
     user_id: int
     name: str
     display_name: str
+
+
+def generated_user(number: int) -> User:
+    """The ``number``-th generated user (from 1): ``u0001``, id 100001, shown as ``User 0001``."""
+    return User(FIRST_GENERATED_ID + number - 1, f"u{number:04d}", f"User {number:04d}")
 
 
 class Directory:
@@ -43,6 +51,10 @@ class Directory:
         if any(user.user_id <= 0 for user in users):
             raise ValueError(f"{path}: user ids must be positive")
         return cls(users)
+
+    def with_generated(self, count: int) -> Directory:
+        """This directory plus ``count`` generated users."""
+        return Directory([*self.users, *(generated_user(number) for number in range(1, count + 1))])
 
     def get(self, user_id: int) -> User | None:
         return self._by_id.get(user_id)

@@ -6,21 +6,17 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
-from pathlib import Path
 
-import platformdirs
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
+from softphone.server.credentials import credentials_sheet
+from softphone.server.directory import Directory
+from softphone.server.redact import redact_uvicorn_logs
 
 log = logging.getLogger("softphone.server")
-
-
-def default_db_path() -> Path:
-    """``softphone.db`` in the user's data directory, created on first use."""
-    return platformdirs.user_data_path("softphone", ensure_exists=True) / "softphone.db"
 
 
 class IdleWatch:
@@ -62,10 +58,18 @@ async def _serve(server: uvicorn.Server, watch: IdleWatch, idle_timeout: float |
 
 
 def run_server(config: ServerConfig, *, host: str, port: int, idle_timeout: float | None = None) -> None:
-    """Serve until Ctrl-C, SIGTERM or ``idle_timeout`` seconds without traffic; one log line per request."""
+    """Serve until Ctrl-C, SIGTERM or ``idle_timeout`` seconds without traffic; one log line per request
+    (tokens in URLs cut short). In documented-only mode, first print the seeded users' credentials."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
-    watch = IdleWatch(create_app(config))  # after the logging set-up: it logs the faults and their seed
-    log.info("database %s, ring timeout %ss", config.db, config.ring_timeout)
+    app = create_app(config)  # after the logging set-up: it logs the faults and their seed
+    watch = IdleWatch(app)
+    log.info(
+        "database %s, ring timeout %ss, abandon timeout %ss, %d users",
+        config.db, config.ring_timeout, config.abandon_timeout, len(app.state.service.directory.users),
+    )  # fmt: skip
+    if config.documented_only:
+        seeded = Directory.load(config.directory).users
+        print(credentials_sheet(app.state.service, seeded, config.generated_users), flush=True)
     server = uvicorn.Server(
         uvicorn.Config(
             watch,
@@ -78,6 +82,7 @@ def run_server(config: ServerConfig, *, host: str, port: int, idle_timeout: floa
             log_level="info",
         )
     )
+    redact_uvicorn_logs()
     # uvicorn re-raises the Ctrl-C it handled once it has shut down cleanly; that is not an error.
     with suppress(KeyboardInterrupt):
         asyncio.run(_serve(server, watch, idle_timeout))

@@ -4,25 +4,33 @@ Which action is allowed from which status, and which error refuses it in which o
 transition table of ``softphone.api`` (``RULES``); this module applies it. Each action says what it
 changes (a ``Change``: the fields it sets); ``_transition`` alone checks, numbers (version + 1),
 saves and publishes, inside one store transaction, so a change is pushed exactly once and only after
-it is committed. With SQLite's ``synchronous=NORMAL`` in WAL mode a committed change survives a crash
-of the process (not a power loss before the next checkpoint).
+it is committed; it also takes the participants' media as of the new version, so ``media`` changes only
+with a version bump. With SQLite's ``synchronous=NORMAL`` in WAL mode a committed change survives a
+crash of the process (not a power loss before the next checkpoint).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from softphone.api import (
+    ABANDONED_REASON,
+    IN_PROGRESS_STATUSES,
+    LIVE_STATUSES,
     RULES,
     AcceptData,
     AcceptRequest,
     Action,
     CalleeBusy,
     CallList,
+    CallMedia,
     CallNotFound,
     CallState,
     CallStateConflict,
@@ -41,12 +49,16 @@ from softphone.api import (
     MediaStateData,
     MediaStateRequest,
     NotParticipant,
+    PartyMedia,
     RejectRequest,
+    ResetData,
+    SimulatorInfo,
     StartCallData,
     StartCallRequest,
     Unauthorized,
     ring_deadline,
 )
+from softphone.server.activity import Activity
 from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory, User
 from softphone.server.hub import Hub
@@ -103,8 +115,14 @@ class CallService:
         self._hub = hub
         self._schedule = schedule
         self._clock = clock
+        self._activity = Activity(clock)
+        self.started_at = clock()
         secret = store.setting("rtc_secret", new_secret)
         self.rtc = RtcSigner(config.app_id, secret, config.rtc_token_lifetime)
+
+    @property
+    def directory(self) -> Directory:
+        return self._directory
 
     # ------------------------------------------------------------------ users (ext)
 
@@ -129,6 +147,7 @@ class CallService:
         if expires_at <= self._clock():
             self._store.revoke_token(token_hash)
             raise Unauthorized()
+        self._activity.seen(user.user_id)
         return Credential(user, token_hash, expires_at)
 
     def logout(self, credential: Credential) -> None:
@@ -139,6 +158,12 @@ class CallService:
     def seconds_left(self, credential: Credential) -> float:
         """How long the credential stays valid: open push connections close when it runs out."""
         return max(0.0, (credential.expires_at - self._clock()).total_seconds())
+
+    @contextmanager
+    def connected(self, user: User) -> Iterator[None]:
+        """One open push connection of ``user``: keeps the user's calls from being abandoned."""
+        with self._activity.connected(user.user_id):
+            yield
 
     def directory_for(self, user: User) -> DirectoryData:
         return DirectoryData(
@@ -319,6 +344,47 @@ class CallService:
             else:
                 self._schedule(remaining, partial(self.ring_timeout, call.call_id))
 
+    # ------------------------------------------------------------------ abandoned calls
+
+    def sweep_abandoned(self) -> None:
+        """End answered calls whose parties have both been quiet for the abandon timeout.
+
+        A ringing call is left to its ring timer. Run once at start-up; it re-arms itself for the
+        next deadline it can see (at the latest one timeout away, for parties still connected).
+        """
+        now = self._clock()
+        limit = timedelta(seconds=self._config.abandon_timeout)
+        next_check = limit
+        for call in self._store.calls_with_status(*IN_PROGRESS_STATUSES):
+            quiet_since = self._activity.quiet_since(call.caller_user_id, call.callee_user_id)
+            if quiet_since is None:
+                continue
+            deadline = quiet_since + limit
+            if deadline <= now:
+                self._transition(call.call_id, _abandoned_at(deadline, IN_PROGRESS_STATUSES))
+            else:
+                next_check = min(next_check, deadline - now)
+        self._schedule(next_check.total_seconds(), self.sweep_abandoned)
+
+    # ------------------------------------------------------------------ the simulator itself (ext, loopback)
+
+    def simulator_info(self) -> SimulatorInfo:
+        live = Counter(call.status.value for call in self._store.calls_with_status(*LIVE_STATUSES))
+        return SimulatorInfo(
+            pid=os.getpid(),
+            database=self._config.db,
+            started_at=self.started_at,
+            live_calls={status.value: live[status.value] for status in CallStatus if status in LIVE_STATUSES},
+        )
+
+    def abandon_live_calls(self) -> ResetData:
+        """``softphone sim reset``: every live call ends as ``abandoned`` now, pushed like any change."""
+        calls = self._store.calls_with_status(*LIVE_STATUSES)
+        now = self._clock()
+        for call in calls:
+            self._transition(call.call_id, _abandoned_at(now, LIVE_STATUSES))
+        return ResetData(ended=len(calls))
+
     # ------------------------------------------------------------------ the one path of every change
 
     def state_of(self, call: CallRecord) -> CallState:
@@ -362,9 +428,33 @@ class CallService:
                 raise CallNotFound()
             if change is None:
                 return call
-            updated = replace(call, **change, version=call.version + 1)
+            updated = replace(call, **change, version=call.version + 1, media=self._media_of(call))
             self._store.save_call(updated)
             event_id = self._store.append_event(updated, now)
         self._hub.publish(event_id, self.state_of(updated))
         return updated
 
+
+    def _media_of(self, call: CallRecord) -> CallMedia:
+        """Each participant's last report, whatever it changed: what the next version shows."""
+
+        def party(user_id: int) -> PartyMedia | None:
+            report = self._store.last_media_of(call.call_id, user_id)
+            if report is None:
+                return None
+            return PartyMedia(
+                stage=report.stage, network_quality=report.network_quality, reported_at=report.reported_at
+            )
+
+        return CallMedia(caller=party(call.caller_user_id), callee=party(call.callee_user_id))
+
+
+def _abandoned_at(moment: datetime, statuses: frozenset[CallStatus]) -> Decide:
+    """End a call still in one of ``statuses`` as ``abandoned`` at ``moment``; ended by nobody."""
+
+    def decide(call: CallRecord | None, _: datetime) -> Change | None:
+        if call is None or call.status not in statuses:
+            return None
+        return {"status": CallStatus.ENDED, "end_reason": ABANDONED_REASON, "ended_at": moment}
+
+    return decide

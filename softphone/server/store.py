@@ -12,11 +12,13 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, field, fields
 from datetime import datetime
 from typing import Protocol
 
-from softphone.api import LIVE_STATUSES, CallStatus
+from pydantic import BaseModel
+
+from softphone.api import LIVE_STATUSES, CallMedia, CallStatus
 from softphone.server.tokens import hash_login_token
 
 
@@ -47,6 +49,7 @@ class CallRecord:
     end_reason: str | None = None
     ended_by_user_id: int | None = None
     ended_by_terminal_id: str | None = None
+    media: CallMedia = field(default_factory=CallMedia)
 
     def involves(self, user_id: int) -> bool:
         return user_id in (self.caller_user_id, self.callee_user_id)
@@ -87,7 +90,9 @@ class Store(Protocol):
 
     def save_call(self, call: CallRecord) -> None: ...
 
-    def calls_with_status(self, status: CallStatus) -> list[CallRecord]: ...
+    def calls_with_status(self, *statuses: CallStatus) -> list[CallRecord]:
+        """Every call in one of ``statuses``, oldest first."""
+        ...
 
     def live_calls_of(self, user_id: int) -> list[CallRecord]:
         """The user's calls in a non-terminal status, oldest first."""
@@ -98,6 +103,10 @@ class Store(Protocol):
         ...
 
     def last_media(self, call_id: int, user_id: int, terminal_id: str) -> MediaReport | None: ...
+
+    def last_media_of(self, call_id: int, user_id: int) -> MediaReport | None:
+        """The report saved last by any terminal of ``user_id`` on this call."""
+        ...
 
     def save_media(self, report: MediaReport) -> None: ...
 
@@ -174,6 +183,23 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT hash_login_token(token), user_id, strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now') FROM tokens;
     DROP TABLE tokens;
     """,
+    # Each participant's media as of the call's version, as the wire's CallMedia JSON. Calls past
+    # `calling` take their participants' last reports (the newest row of a user is the last written).
+    """
+    ALTER TABLE calls ADD COLUMN media TEXT;
+    UPDATE calls SET media = json_object(
+        'caller', json((SELECT json_object('stage', stage, 'network_quality', network_quality,
+                                           'reported_at', reported_at)
+                        FROM media_reports AS report
+                        WHERE report.call_id = calls.call_id AND report.user_id = calls.caller_user_id
+                        ORDER BY report.rowid DESC LIMIT 1)),
+        'callee', json((SELECT json_object('stage', stage, 'network_quality', network_quality,
+                                           'reported_at', reported_at)
+                        FROM media_reports AS report
+                        WHERE report.call_id = calls.call_id AND report.user_id = calls.callee_user_id
+                        ORDER BY report.rowid DESC LIMIT 1))
+    ) WHERE status != 'calling';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -210,6 +236,8 @@ _LIVE = tuple(status.value for status in LIVE_STATUSES)
 
 
 def _to_sql(value: object) -> object:
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
     return value.isoformat() if isinstance(value, datetime) else value
 
 
@@ -219,7 +247,21 @@ def _call_from_row(row: sqlite3.Row) -> CallRecord:
         for name in _CALL_COLUMNS
     }
     values["status"] = CallStatus(values["status"])
+    values["media"] = CallMedia.model_validate_json(values["media"]) if values["media"] else CallMedia()
     return CallRecord(**values)
+
+
+def _media_from_row(row: sqlite3.Row | None) -> MediaReport | None:
+    if row is None:
+        return None
+    return MediaReport(
+        row["call_id"],
+        row["user_id"],
+        row["terminal_id"],
+        row["stage"],
+        row["network_quality"],
+        datetime.fromisoformat(row["reported_at"]),
+    )
 
 
 class SQLiteStore:
@@ -299,8 +341,11 @@ class SQLiteStore:
                 [*(_to_sql(value) for value in astuple(call)[1:]), call.call_id],
             )
 
-    def calls_with_status(self, status: CallStatus) -> list[CallRecord]:
-        return self._calls("WHERE status = ? ORDER BY call_id", (status.value,))
+    def calls_with_status(self, *statuses: CallStatus) -> list[CallRecord]:
+        return self._calls(
+            f"WHERE status IN ({', '.join('?' * len(statuses))}) ORDER BY call_id",
+            tuple(status.value for status in statuses),
+        )
 
     def live_calls_of(self, user_id: int) -> list[CallRecord]:
         return self._calls(
@@ -321,16 +366,16 @@ class SQLiteStore:
                 "SELECT * FROM media_reports WHERE call_id = ? AND user_id = ? AND terminal_id = ?",
                 (call_id, user_id, terminal_id),
             ).fetchone()
-        if row is None:
-            return None
-        return MediaReport(
-            row["call_id"],
-            row["user_id"],
-            row["terminal_id"],
-            row["stage"],
-            row["network_quality"],
-            datetime.fromisoformat(row["reported_at"]),
-        )
+        return _media_from_row(row)
+
+    def last_media_of(self, call_id: int, user_id: int) -> MediaReport | None:
+        # A report replaces its terminal's row, and a new row gets the highest rowid: the newest is last written.
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM media_reports WHERE call_id = ? AND user_id = ? ORDER BY rowid DESC LIMIT 1",
+                (call_id, user_id),
+            ).fetchone()
+        return _media_from_row(row)
 
     def save_media(self, report: MediaReport) -> None:
         with self._lock:

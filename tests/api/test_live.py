@@ -95,7 +95,7 @@ async def test_health_login_and_directory(live_server: ServerProcess, connect: C
     assert (await alice.health()).status == "ok"
     assert alice.token
     users = {user.name: user for user in (await alice.directory()).users}
-    assert set(users) == {"alice", "bob", "carol", "dave"}
+    assert set(users) == {"alice", "bob", "carol", "dave", "erin", "frank"}
     assert users["alice"].conversation_id is None
     assert users["bob"].user_id == 20002 and users["bob"].conversation_id
     assert await alice.offers_ext() is True

@@ -16,7 +16,8 @@ from softphone.api import EndReason
 
 CALLER_TERMINAL = "caller-term"
 CALLEE_TERMINAL = "callee-term"
-ALICE, BOB, CAROL, DAVE = 10001, 20002, 30003, 40004
+ALICE, BOB, CAROL, DAVE, ERIN, FRANK = 10001, 20002, 30003, 40004, 50005, 60006
+SEEDED_USERS = (ALICE, BOB, CAROL, DAVE, ERIN, FRANK)
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Api:
 
 
 async def end_live_calls(api: Api) -> None:
-    tokens = {user: await api.login(user) for user in (ALICE, BOB, CAROL, DAVE)}
+    tokens = {user: await api.login(user) for user in SEEDED_USERS}
     for token in tokens.values():
         for call in (await api.get("/api/calls/active", token))["data"]["calls"]:
             if call["status"] == "calling":

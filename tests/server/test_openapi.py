@@ -32,6 +32,8 @@ DOCUMENTED = {
     ("post", "/api/dev/logout"): (None, "Envelope_NoneType_"),
     ("get", "/api/dev/faults"): (None, "Envelope_FaultSettings_"),
     ("put", "/api/dev/faults"): ("FaultSettings", "Envelope_FaultSettings_"),
+    ("get", "/api/dev/simulator"): (None, "Envelope_SimulatorInfo_"),
+    ("post", "/api/dev/simulator/reset"): (None, "Envelope_ResetData_"),
     ("get", "/healthz"): (None, "Envelope_HealthData_"),
 }
 
@@ -62,8 +64,8 @@ async def test_the_login_schema_names_the_directory(api: Api) -> None:
     document: dict[str, Any] = (await api.client.get("/openapi.json")).json()
     user = document["components"]["schemas"]["LoginRequest"]["properties"]["user"]
     assert user["anyOf"] == [
-        {"type": "string", "enum": ["alice", "bob", "carol", "dave"]},
-        {"type": "integer", "enum": [10001, 20002, 30003, 40004]},
+        {"type": "string", "enum": ["alice", "bob", "carol", "dave", "erin", "frank"]},
+        {"type": "integer", "enum": [10001, 20002, 30003, 40004, 50005, 60006]},
     ]
     refused = await api.client.post("/api/dev/login", json={"user": "mallory"})
     assert refused.status_code == 400 and refused.json()["code"] == 40001

@@ -1,17 +1,20 @@
-"""The call service on its own: injected clock and scheduler, start-up recovery, signed RTC tokens."""
+"""The call service on its own: injected clock and scheduler, start-up recovery, media as of a version,
+abandoned calls, signed RTC tokens."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from softphone.api import AcceptRequest, CallType, StartCallRequest
+from softphone.api import AcceptRequest, Action, CallType, HangupRequest, MediaStateRequest, StartCallRequest
+from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
-from softphone.server.directory import Directory
-from softphone.server.hub import Hub
+from softphone.server.directory import Directory, User
+from softphone.server.hub import Delivery, Hub
 from softphone.server.service import CallService
 from softphone.server.store import SQLiteStore
 
@@ -29,12 +32,32 @@ class Harness:
 
     def restart(self, db: str) -> CallService:
         self.timers.clear()
-        config = ServerConfig(db=db, ring_timeout=30)
+        config = ServerConfig(db=db, ring_timeout=30, abandon_timeout=60)
+        self.hub = Hub(config)
         self.service = CallService(
-            config, SQLiteStore(db), self.directory, Hub(config),
+            config, SQLiteStore(db), self.directory, self.hub,
             lambda delay, callback: self.timers.append((delay, callback)), lambda: self.now,
         )  # fmt: skip
         return self.service
+
+    def user(self, user_id: int) -> User:
+        user = self.directory.get(user_id)
+        assert user is not None
+        return user
+
+    def request_by(self, user_id: int) -> None:
+        """Any authenticated request of ``user_id``, now."""
+        self.service.authenticate(self.service.login(user_id).token)
+
+    def at(self, seconds: float) -> None:
+        self.now = T0 + timedelta(seconds=seconds)
+
+    def sweep(self) -> float:
+        """Run the abandoned-call sweep now; the delay it re-armed itself with."""
+        self.service.sweep_abandoned()
+        delay, callback = self.timers[-1]
+        assert callback == self.service.sweep_abandoned
+        return delay
 
     def start(self, caller: int = 10001, callee: int = 20002) -> int:
         a, b = self.directory.get(caller), self.directory.get(callee)
@@ -99,3 +122,122 @@ def test_the_rtc_secret_survives_a_restart(tmp_path: Path) -> None:
     token, _ = harness.service.rtc.issue("c", "1", T0)
     assert harness.restart(db).rtc.verify(token, "c", "1", T0)
     assert not Harness(str(tmp_path / "other.db")).service.rtc.verify(token, "c", "1", T0)
+
+
+def accepted_call(harness: Harness) -> int:
+    """Alice calls Bob at T0 and Bob answers, both by request."""
+    call_id = harness.start(10001, 20002)
+    harness.service.accept(harness.user(20002), call_id, AcceptRequest(terminal_id="b"))
+    harness.request_by(10001)
+    harness.request_by(20002)
+    return call_id
+
+
+def test_a_repeated_report_is_stored_and_shows_up_at_the_next_change() -> None:
+    harness = Harness(":memory:")
+    alice, bob = harness.user(10001), harness.user(20002)
+    call_id = harness.start()
+    harness.at(1)
+    harness.service.report_media(alice, call_id, MediaStateRequest(terminal_id="t", stage="joined"))
+    harness.at(2)
+    harness.service.accept(bob, call_id, AcceptRequest(terminal_id="b"))
+    media = harness.service.state(bob, call_id).media
+    assert media and media.caller and media.caller.reported_at == T0 + timedelta(seconds=1)
+
+    harness.at(3)
+    harness.service.report_media(bob, call_id, MediaStateRequest(terminal_id="b", stage="joined"))
+    at_v3 = harness.service.state(bob, call_id)
+    harness.at(10)
+    harness.service.report_media(bob, call_id, MediaStateRequest(terminal_id="b", stage="joined"))
+    assert harness.service.state(alice, call_id) == at_v3, "same version, same state"
+
+    harness.at(12)
+    harness.service.report_media(alice, call_id, MediaStateRequest(terminal_id="t", stage="joined", network_quality="good"))
+    at_v4 = harness.service.state(alice, call_id)
+    assert at_v4.version == 4 and at_v4.media and at_v4.media.callee
+    assert at_v4.media.callee.reported_at == T0 + timedelta(seconds=10), "the repeat shows up with the next change"
+
+
+async def test_an_answered_call_nobody_uses_ends_as_abandoned_and_is_pushed() -> None:
+    harness = Harness(":memory:")
+    call_id = accepted_call(harness)
+    listener = harness.hub.subscribe(20002, "listener")  # a subscriber of the hub: not a push connection of Bob's
+    assert harness.sweep() == 60
+
+    harness.at(59)
+    assert harness.sweep() == pytest.approx(1)
+    assert harness.service.state(harness.user(10001), call_id).status == "accepted"
+
+    harness.at(60)
+    harness.sweep()
+    state = harness.service.state(harness.user(10001), call_id)
+    assert (state.status, state.end_reason, state.version) == ("ended", "abandoned", 3)
+    assert state.ended_at == T0 + timedelta(seconds=60)
+    assert (state.ended_by_user_id, state.ended_by_terminal_id) == (None, None)
+    delivery = await listener.next(timeout=0)
+    assert isinstance(delivery, Delivery)
+    pushed = json.loads(delivery.frame)
+    assert (pushed["type"], pushed["data"]["end_reason"], pushed["data"]["version"]) == ("call.updated", "abandoned", 3)
+
+
+def test_a_request_or_an_open_push_connection_keeps_the_call() -> None:
+    harness = Harness(":memory:")
+    call_id = accepted_call(harness)
+    alice, bob = harness.user(10001), harness.user(20002)
+    harness.at(30)
+    harness.request_by(20002)
+    harness.at(60)
+    assert harness.sweep() == pytest.approx(30), "one party's request counts for the call"
+
+    with harness.service.connected(bob):
+        harness.at(500)
+        assert harness.sweep() == 60
+        assert harness.service.state(alice, call_id).status == "accepted"
+    harness.at(559)
+    harness.sweep()
+    assert harness.service.state(alice, call_id).status == "accepted", "quiet since the connection closed"
+    harness.at(560)
+    harness.sweep()
+    state = harness.service.state(alice, call_id)
+    assert (state.end_reason, state.ended_at) == ("abandoned", T0 + timedelta(seconds=560))
+
+
+def test_a_ringing_call_keeps_its_ring_timeout_and_a_hangup_is_not_abandoned() -> None:
+    harness = Harness(":memory:")
+    alice, bob = harness.user(10001), harness.user(20002)
+    ringing = harness.start(10001, 20002)
+    hung_up = harness.start(30003, 40004)
+    harness.service.accept(harness.user(40004), hung_up, AcceptRequest(terminal_id="d"))
+    harness.service.end(Action.HANGUP, harness.user(30003), hung_up, HangupRequest(terminal_id="c"))
+    harness.at(1000)
+    harness.sweep()
+    assert harness.service.state(alice, ringing).status == "calling"
+    assert harness.service.state(bob, ringing).version == 1
+    assert harness.service.state(harness.user(30003), hung_up).end_reason == "local_hangup"
+
+
+def test_calls_from_before_a_restart_get_the_whole_timeout_from_the_restart(tmp_path: Path) -> None:
+    db = str(tmp_path / "sim.db")
+    harness = Harness(db)
+    call_id = accepted_call(harness)
+    harness.at(1000)
+    service = harness.restart(db)
+    assert harness.sweep() == 60
+    alice = harness.user(10001)
+    assert service.state(alice, call_id).status == "accepted"
+    harness.at(1060)
+    harness.sweep()
+    state = service.state(alice, call_id)
+    assert (state.status, state.end_reason, state.ended_at) == ("ended", "abandoned", T0 + timedelta(seconds=1060))
+
+
+def test_thousands_of_generated_users_cost_no_conversation_work_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    computed: list[tuple[User, User]] = []
+    original = Directory.conversation_id
+    monkeypatch.setattr(Directory, "conversation_id", lambda a, b: computed.append((a, b)) or original(a, b))
+    app = create_app(ServerConfig(generated_users=20_000))
+    directory: Directory = app.state.service.directory
+    assert len(directory.users) == 6 + 20_000 and computed == []
+    first, last = directory.find("u0001"), directory.find(120_000)
+    assert first and last and (first.user_id, last.name, last.display_name) == (100_001, "u20000", "User 20000")
+    assert Directory.conversation_id(first, last) == Directory.conversation_id(last, first) > 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from softphone.api import CallState
+from softphone.api import CallMedia, CallState, PartyMedia
 from softphone.server.service import DERIVED_STATE_FIELDS, STORED_STATE_FIELDS
 from softphone.server.store import SCHEMA_VERSION, CallRecord, SchemaTooNew, SQLiteStore
 from softphone.server.tokens import hash_login_token
@@ -76,6 +76,17 @@ def test_old_plain_tokens_are_kept_only_hashed(old_db: Path) -> None:
     assert "tokens" not in tables
     assert SCHEMA_0_ALICE_TOKEN not in stored and hash_login_token(SCHEMA_0_ALICE_TOKEN) in stored
     assert SCHEMA_0_ALICE_TOKEN.encode() not in old_db.read_bytes(), "not even in a freed page"
+
+
+def test_migrated_calls_show_their_parties_last_media_reports(old_db: Path) -> None:
+    store = SQLiteStore(str(old_db))
+    ongoing, ringing = store.get_call(4), store.get_call(5)
+    assert ongoing is not None and ringing is not None
+    assert ongoing.media == CallMedia(
+        caller=PartyMedia(stage="joined", network_quality="good", reported_at=datetime(2026, 11, 29, 14, 40, 2, 148867, UTC)),
+        callee=PartyMedia(stage="joined", network_quality="poor", reported_at=datetime(2026, 11, 29, 14, 40, 2, 144533, UTC)),
+    )
+    assert ringing.media == CallMedia(), "a ringing call's reports show up at its next change"
 
 
 def test_migrating_twice_changes_nothing(old_db: Path) -> None:

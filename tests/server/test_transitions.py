@@ -22,7 +22,7 @@ STATE_KEYS = {
     "call_id", "status", "call_type", "biz_type", "conversation_id", "channel_name", "app_id",
     "caller_user_id", "callee_user_id", "caller_uid", "callee_uid", "accepted_at", "started_at",
     "ended_at", "end_reason", "version", "accepted_terminal_id", "created_at", "timeout_seconds",
-    "caller_terminal_id", "ended_by_user_id", "ended_by_terminal_id",
+    "caller_terminal_id", "ended_by_user_id", "ended_by_terminal_id", "media",
 }  # fmt: skip
 
 
@@ -271,6 +271,7 @@ async def test_login_and_directory(parties: Parties) -> None:
     users = (await api.get("/api/dev/directory", parties.alice))["data"]["users"]
     assert [(u["user_id"], u["name"], u["display_name"]) for u in users] == [
         (10001, "alice", "Alice"), (20002, "bob", "Bob"), (30003, "carol", "Carol"), (40004, "dave", "Dave"),
+        (50005, "erin", "Erin"), (60006, "frank", "Frank"),
     ]  # fmt: skip
     assert users[0]["conversation_id"] is None
     assert all(user["conversation_id"] > 0 for user in users[1:])

@@ -39,7 +39,7 @@ async def test_home_shows_who_and_where_and_the_contacts(simulator: ThreadedSimu
         assert "alice-1" in text and simulator.url in text and "connected" in text
         options = app.screen.query_one("#contacts")
         names = [str(option.prompt) for option in options.options]  # type: ignore[attr-defined]
-        assert [name.split()[0] for name in names] == ["Bob", "Carol", "Dave"]
+        assert [name.split()[0] for name in names] == ["Bob", "Carol", "Dave", "Erin", "Frank"]
         assert "No calls yet." in text
 
 
