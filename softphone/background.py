@@ -21,7 +21,7 @@ import httpx
 import platformdirs
 from pydantic import BaseModel, ValidationError
 
-from softphone.api import Envelope, ResetData, SimulatorInfo
+from softphone.api import Envelope, ResetData, SimulatorInfo, format_timestamp
 
 DataT = TypeVar("DataT", bound=BaseModel)
 STOP_WAIT_SECONDS = 10.0
@@ -104,6 +104,20 @@ def find(url: str, port: int) -> RunningSimulator | None:
             forget(port)
         return None
     return RunningSimulator(url, port, info, record if record is not None and record.pid == info.pid else None)
+
+
+def describe(running: RunningSimulator) -> str:
+    """Where it runs, its pid, database, log and live calls: what ``sim status`` and the palette show."""
+    info, record = running.info, running.record
+    counts = ", ".join(f"{count} {name}" for name, count in info.live_calls.items())
+    return (
+        f"A simulator is running at {running.url}\n"
+        f"  port        {running.port}\n"
+        f"  pid         {info.pid} (since {format_timestamp(info.started_at)})\n"
+        f"  database    {info.database}\n"
+        f"  log         {record.log if record else 'unknown: it was not started by the phone'}\n"
+        f"  live calls  {running.live_calls} ({counts})"
+    )
 
 
 def stop(running: RunningSimulator) -> None:

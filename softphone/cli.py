@@ -28,6 +28,7 @@ IDLE_TIMEOUT_HELP = "Stop by itself after this many seconds with no request and 
 @click.option("--dial", default=None, help="Call this user (name or id) as soon as the app is up.")
 @click.option("--video", is_flag=True, help="With --dial: a video call.")
 @click.option("--poll", is_flag=True, help="Poll for changes instead of using the push channel.")
+@click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell when a call comes in.")
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -39,6 +40,7 @@ def main(
     dial: str | None,
     video: bool,
     poll: bool,
+    no_bell: bool,
 ) -> None:
     """A terminal softphone for the Fengshengshou call API, with a bundled simulator.
 
@@ -50,10 +52,10 @@ def main(
     from softphone.launch import ensure_local_simulator
     from softphone.tui.app import AppConfig, SoftphoneApp
 
-    if user is not None and token is not None:
-        raise click.UsageError("--user and --token are alternatives: give one.")
+    check_sign_in(user, token)
+    background_port = None
     if server_url is None:
-        server_url = ensure_local_simulator()
+        server_url, background_port = ensure_local_simulator(), DEFAULT_PORT
     config = AppConfig(
         server_url=server_url,
         user=user,
@@ -62,9 +64,16 @@ def main(
         dial=dial,
         video=video,
         push_mode="poll" if poll else "auto",
+        bell=not no_bell,
+        background_port=background_port,
         **({"terminal_id": terminal_id} if terminal_id else {}),
     )
     SoftphoneApp(config).run()
+
+
+def check_sign_in(user: str | None, token: str | None) -> None:
+    if user is not None and token is not None:
+        raise click.UsageError("--user and --token are alternatives: give one.")
 
 
 def _fault_settings(_: click.Context, __: click.Parameter, spec: str | None) -> FaultSettings | None:
@@ -231,6 +240,59 @@ def serve(
         raise click.ClickException(str(refusal)) from None
 
 
+@main.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to listen on; one beyond loopback needs --allow-remote.")
+@click.option("--port", default=8000, show_default=True, type=int, help="TCP port of the page.")
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a --host beyond loopback and pages of other sites: anyone who reaches it gets a phone.",
+)
+@click.option("--server", "server_url", default=None, help="Call API base URL. Default: the local simulator, started if needed.")
+@click.option("--user", default=None, help="Sign every tab in as this user (name or id); default: each tab asks.")
+@click.option("--token", default=None, help="Use this bearer token instead of the simulator's dev login.")
+@click.option("--user-id", type=int, default=None, help="With --token on a server without a directory: who the token is.")
+@click.option("--poll", is_flag=True, help="Poll for changes instead of using the push channel.")
+@click.option("--no-bell", is_flag=True, help="Do not ring the bell when a call comes in.")
+def web(
+    host: str,
+    port: int,
+    allow_remote: bool,
+    server_url: str | None,
+    user: str | None,
+    token: str | None,
+    user_id: int | None,
+    poll: bool,
+    no_bell: bool,
+) -> None:
+    """The phone in a browser: each tab at http://HOST:PORT is a phone of its own (its own terminal id).
+
+    It needs nothing from the internet. Closing a tab hangs up that phone's call, as quitting does.
+    """
+    from softphone.server.guards import is_loopback
+    from softphone.web import serve as serve_web
+
+    check_sign_in(user, token)
+    if not is_loopback(host):
+        if not allow_remote:
+            raise click.UsageError(f"--host {host} is beyond loopback: add --allow-remote to serve other machines.")
+        click.echo(WEB_REMOTE_WARNING.format(host=host), err=True)
+    if server_url is None:
+        from softphone.launch import ensure_local_simulator
+
+        ensure_local_simulator()  # once here, so that the tabs find it up; each tab then uses it as its own
+    given = {"--server": server_url, "--user": user, "--token": token, "--user-id": user_id}
+    options = [word for name, value in given.items() if value is not None for word in (name, str(value))]
+    options += ["--poll"] * poll + ["--no-bell"] * no_bell
+    serve_web(options, host=host, port=port, allow_remote=allow_remote)
+
+
+WEB_REMOTE_WARNING = (
+    "WARNING: serving the phone on {host}, beyond this machine: anyone who can reach it can open a phone "
+    "signed in as you, and pages of other sites may too. Use it only on a network you trust."
+)
+
+
 @main.group()
 def sim() -> None:
     """See and manage the background simulator the phone starts (127.0.0.1:8765 unless --port)."""
@@ -256,19 +318,9 @@ def running_or_exit(port: int) -> RunningSimulator:
 @port_option
 def status(port: int) -> None:
     """Is a simulator running; where, its pid, database, log and live calls."""
-    from softphone.api import format_timestamp
+    from softphone import background
 
-    running = running_or_exit(port)
-    info, record = running.info, running.record
-    counts = ", ".join(f"{count} {name}" for name, count in info.live_calls.items())
-    click.echo(
-        f"A simulator is running at {running.url}\n"
-        f"  port        {running.port}\n"
-        f"  pid         {info.pid} (since {format_timestamp(info.started_at)})\n"
-        f"  database    {info.database}\n"
-        f"  log         {record.log if record else 'unknown: it was not started by the phone'}\n"
-        f"  live calls  {running.live_calls} ({counts})"
-    )
+    click.echo(background.describe(running_or_exit(port)))
 
 
 @sim.command()

@@ -262,6 +262,26 @@ class Session:
             then=lambda machine: machine.record_media(stage, network_quality),
         )
 
+    async def leave(self) -> list[int]:
+        """End every call this terminal is an end of, as each call's state allows; the ids it tried.
+
+        What quitting does (hang up, cancel or reject, whichever the core allows), so that no call is
+        left ``ongoing`` with nobody on it. A refusal is told as a ``RequestFailed`` like any other.
+        """
+        left = []
+        for machine in self.phone.calls_to_leave():
+            match machine.ending_action():
+                case Action.HANGUP:
+                    await self.hangup(machine.call_id)
+                case Action.CANCEL:
+                    await self.cancel(machine.call_id)
+                case Action.REJECT:
+                    await self.reject(machine.call_id)
+                case _:
+                    continue
+            left.append(machine.call_id)
+        return left
+
     async def resync(self, call_id: int) -> None:
         """Fetch the full state of a call, after a gap or a refused request."""
         try:

@@ -5,8 +5,8 @@ and the simulator can use it without pulling in a network client. The I/O half (
 ``PushStream`` and their events, ``Backoff``) loads on first use.
 
 ``CallClient(base_url, terminal_id=..., token=...)`` has one async method per endpoint (``login``,
-``directory``, ``health``, ``start_call``, ``accept``, ``reject``, ``cancel``, ``hangup``,
-``report_media``, ``call_state``, ``active_calls``, ``history``) returning the typed models below,
+``directory``, ``faults``, ``set_faults``, ``health``, ``start_call``, ``accept``, ``reject``, ``cancel``,
+``hangup``, ``report_media``, ``call_state``, ``active_calls``, ``history``) returning the typed models below,
 and raises only ``SoftphoneError`` subclasses (the tree is drawn in ``_errors``).
 ``PushStream(client, mode="auto"|"push"|"poll")`` yields ``StatesReceived``, ``ConnectionChanged``
 and ``StreamError`` events from ``events()``, over the simulator's WebSocket or by polling,

@@ -34,6 +34,7 @@ from softphone.api._models import (
     CancelRequest,
     DirectoryData,
     Envelope,
+    FaultSettings,
     HangupRequest,
     HealthData,
     LoginData,
@@ -125,6 +126,18 @@ class CallClient:
     async def directory(self) -> DirectoryData:
         """*ext* every user, with the conversation id shared with the logged-in user."""
         return await self._request("GET", "/api/dev/directory", DirectoryData, retry=True)
+
+    async def faults(self) -> FaultSettings:
+        """*ext* The faults the simulator applies now, with their seed."""
+        return await self._request("GET", "/api/dev/faults", FaultSettings, retry=True)
+
+    async def set_faults(self, settings: FaultSettings) -> FaultSettings:
+        """*ext* Replace the simulator's faults (``FaultSettings()`` turns them off); answers those in force.
+
+        Only the kinds that are on are sent, as the option would name them (``{}`` for none).
+        """
+        body = settings.model_dump(mode="json", exclude_defaults=True)
+        return await self._request("PUT", "/api/dev/faults", FaultSettings, json=body)
 
     async def health(self) -> HealthData:
         return await self._request("GET", "/healthz", HealthData, retry=True)

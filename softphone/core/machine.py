@@ -53,6 +53,8 @@ class Outcome(StrEnum):
 
 USER_ACTIONS = (Action.ACCEPT, Action.REJECT, Action.CANCEL, Action.HANGUP, Action.REPORT_MEDIA)
 """The actions a person takes; ``state`` is only ever read."""
+ENDING_ACTIONS = (Action.HANGUP, Action.CANCEL, Action.REJECT)
+"""What ends a call from one end; the rules allow at most one of them in any status."""
 _KNOWN_REASONS = {reason.value for reason in EndReason}
 
 
@@ -346,6 +348,15 @@ class CallMachine:
         if self.role is Role.CALLEE and self.is_ringing:
             allowed.discard(Action.REPORT_MEDIA)
         return frozenset(allowed)
+
+    def ending_action(self) -> Action | None:
+        """How this terminal ends its part in the call now: hang up, cancel or reject, as the rules allow.
+
+        ``None`` when it has no part to end (over, or another terminal's call). Quitting uses it, so
+        that no call is left ``ongoing`` with nobody on it.
+        """
+        allowed = self.allowed_actions()
+        return next((action for action in ENDING_ACTIONS if action in allowed), None)
 
     def ring_deadline(self) -> datetime | None:
         """When the server will give up ringing, from ``timeout_seconds``."""

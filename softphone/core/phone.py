@@ -88,6 +88,10 @@ class Phone:
         ringing = [m for m in self.calls.values() if m.role is Role.CALLEE and m.is_ringing]
         return sorted(ringing, key=lambda m: m.call_id)
 
+    def calls_to_leave(self) -> list[CallMachine]:
+        """Calls this terminal would leave behind by quitting: those it can still hang up, cancel or reject."""
+        return [machine for machine in self.history() if machine.ending_action() is not None]
+
     def busy_rejections(self) -> list[CallMachine]:
         """Incoming calls to reject with ``callee_busy`` because this terminal is already in a call."""
         live = self.live_call()

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import messages, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -23,17 +24,26 @@ from textual.reactive import var
 from textual.screen import Screen
 
 from softphone.api import CallClient, CallType, PushStream, SoftphoneError, StreamMode
+from softphone.launch import local_url
 from softphone.session import Clock, Session, describe_error, utc_now
 from softphone.tui.adapter import SessionAdapter
 from softphone.tui.routing import View, ViewKind, choose_view
 from softphone.tui.screens.base import PhoneScreen
+from softphone.tui.screens.confirm import ConfirmScreen
 from softphone.tui.screens.ended import EndedScreen
+from softphone.tui.screens.faults import FaultsScreen
 from softphone.tui.screens.home import HomeScreen
 from softphone.tui.screens.in_call import InCallScreen
 from softphone.tui.screens.incoming import IncomingScreen
 from softphone.tui.screens.login import LoginScreen
 from softphone.tui.screens.outgoing import OutgoingScreen
+from softphone.tui.simulator import LocalSimulator
 from softphone.tui.widgets.status import Status
+
+LEAVE_SECONDS = 5.0
+"""How long quitting waits for the calls it ends (best effort: the server may be gone)."""
+LEAVE_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""The terminal closed, the web tab closed, or someone asked the process to stop: leave, then quit."""
 
 
 def new_terminal_id() -> str:
@@ -55,6 +65,17 @@ class AppConfig:
     push_mode: StreamMode = "auto"
     poll_interval: float = 2.0
     sign_in_retry_seconds: float = 2.0
+    bell: bool = True
+    """Ring the terminal bell when a call comes in."""
+    background_port: int | None = None
+    """The port of the local background simulator when that is the server (``softphone sim`` territory)."""
+
+
+def server_label(config: AppConfig) -> str:
+    """What the status line calls the server: the local background simulator, or another server's URL."""
+    if config.background_port is not None:
+        return f"background simulator {local_url(config.background_port).removeprefix('http://')}"
+    return config.server_url
 
 
 _CALL_SCREENS: dict[ViewKind, Callable[[View], PhoneScreen]] = {
@@ -95,17 +116,28 @@ class SoftphoneApp(App[None]):
         self.config = config
         self.clock = clock
         self.set_reactive(
-            SoftphoneApp.status, replace(self.status, terminal_id=config.terminal_id, server=config.server_url)
+            SoftphoneApp.status, replace(self.status, terminal_id=config.terminal_id, server=server_label(config))
         )
         self._shown: set[int] = set()
         self._dismissed: set[int] = set()
         self._announced: set[int] = set()
+        self._leaving = False
+        self._left = False
+        self.simulator = LocalSimulator(config.background_port) if config.background_port is not None else None
 
     # ------------------------------------------------------------------ start-up
 
     def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in LEAVE_SIGNALS:
+            loop.add_signal_handler(signum, self.exit)
         self.push_screen(HomeScreen())
         self.sign_in()
+
+    def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in LEAVE_SIGNALS:
+            loop.remove_signal_handler(signum)
 
     @work(group="sign-in", exclusive=True, exit_on_error=False)
     async def sign_in(self) -> None:
@@ -145,7 +177,7 @@ class SoftphoneApp(App[None]):
         self.status = Status(
             f"{me.display_name} ({me.name} #{me.user_id})",
             me.terminal_id,
-            self.config.server_url,
+            server_label(self.config),
             session.connection,
             session.connection_detail,
         )
@@ -220,6 +252,8 @@ class SoftphoneApp(App[None]):
             return
         if view.kind in (ViewKind.OUTGOING, ViewKind.INCOMING, ViewKind.IN_CALL):
             assert view.call_id is not None
+            if view.kind is ViewKind.INCOMING and view.call_id not in self._shown and self.config.bell:
+                self.bell()
             self._shown.add(view.call_id)
         if view.kind is ViewKind.ENDED:
             self._announce_end(session, view)
@@ -238,6 +272,52 @@ class SoftphoneApp(App[None]):
         if machine is not None and not machine.ended_by_me:
             self.notify(machine.headline(), title=f"Call {view.call_id}")
 
+    # ------------------------------------------------------------------ quitting
+
+    async def action_quit(self) -> None:
+        """ctrl+q and the palette's Quit: with a call to leave, ask first; quitting then ends it."""
+        session = self.session
+        calls = session.phone.calls_to_leave() if session is not None else []
+        if not calls:
+            self.exit()
+            return
+        details = "\n".join(
+            f"{machine.ending_action()} call {machine.call_id} with {machine.peer_name} ({machine.status})"
+            for machine in calls
+        )
+        question = ConfirmScreen("Hang up and quit?", details, yes="Hang up and quit", no="Stay")
+        self.push_screen(question, self._quit_if_confirmed)
+
+    def _quit_if_confirmed(self, yes: bool | None) -> None:
+        if yes:
+            self.exit()
+
+    @on(messages.ExitApp)
+    def leave_before_exit(self, message: messages.ExitApp) -> None:
+        """Every way out (quit, SIGTERM, SIGHUP, a closed web tab) ends this terminal's calls first.
+
+        The first ``ExitApp`` with calls to leave is held back while they end; the leaving worker then
+        posts it again, so whatever ``exit()`` was given (result, return code) stands.
+        """
+        session = self.session
+        if self._left or session is None or not session.phone.calls_to_leave():
+            return
+        message.prevent_default()
+        if not self._leaving:
+            self._leaving = True
+            self.notify("Ending your call before quitting…", title="Quitting")
+            self.leave_then_exit(session)
+
+    @work(group="leave", exclusive=True, exit_on_error=False)
+    async def leave_then_exit(self, session: Session) -> None:
+        try:
+            await asyncio.wait_for(session.leave(), LEAVE_SECONDS)
+        except TimeoutError:
+            pass  # best effort: the server did not answer in time, and quitting must not hang
+        finally:
+            self._left = True
+            self.post_message(messages.ExitApp())
+
     # ------------------------------------------------------------------ commands
 
     def action_toggle_sidebar(self) -> None:
@@ -253,13 +333,65 @@ class SoftphoneApp(App[None]):
         path.write_text("\n".join(entry.as_text() for entry in machine.timeline) + "\n", encoding="utf-8")
         self.notify(f"Timeline of call {machine.call_id} written to {path}")
 
+    def action_network_faults(self) -> None:
+        if self.session is None:
+            self.show_error("Not signed in yet.")
+            return
+        self.push_screen(FaultsScreen(self.session.client))
+
+    def action_sim_status(self) -> None:
+        assert self.simulator is not None
+        self.ask_simulator(self.simulator.status)
+
+    def action_sim_stop(self) -> None:
+        assert self.simulator is not None
+        question = ConfirmScreen(
+            "Stop the background simulator?",
+            "Every phone on it loses its connection until a phone started without --server starts it again. "
+            "Its calls stay in its database.",
+            yes="Stop it",
+            no="Keep it",
+        )
+        self._confirm_then_ask(question, self.simulator.stop)
+
+    def action_sim_reset(self) -> None:
+        assert self.simulator is not None
+        question = ConfirmScreen(
+            "End every live call on the simulator?",
+            "Each call still ringing or going on ends as abandoned, pushed to every phone (this one too).",
+            yes="End them",
+            no="Keep them",
+        )
+        self._confirm_then_ask(question, self.simulator.reset)
+
+    def _confirm_then_ask(self, question: ConfirmScreen, action: Callable[[], str]) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.ask_simulator(action)
+
+        self.push_screen(question, answered)
+
+    @work(thread=True, group="simulator", exit_on_error=False)
+    def ask_simulator(self, question: Callable[[], str]) -> None:
+        """``softphone sim`` blocks on HTTP, so it runs in a thread; the answer comes back as a notification."""
+        self.call_from_thread(self.notify, question(), title="Background simulator", timeout=15)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Toggle timeline sidebar", "Show or hide the call-state timeline", self.action_toggle_sidebar)
         yield SystemCommand("Export timeline", "Write the latest call's timeline to a text file", self.action_export_timeline)
+        if isinstance(screen, PhoneScreen) and screen.view.call_id is not None:
+            yield SystemCommand(
+                "Copy call id", f"Copy {screen.view.call_id}, so the other party can open it", screen.action_copy_call_id
+            )
+        if self.simulator is not None:
+            yield SystemCommand("Simulator: status", "Where it runs, pid, database, log, live calls", self.action_sim_status)
+            yield SystemCommand("Simulator: stop", "Stop the background simulator (calls stay stored)", self.action_sim_stop)
+            yield SystemCommand("Simulator: reset", "End every live call on it as abandoned", self.action_sim_reset)
         session = self.session
         if session is None:
             return
+        yield SystemCommand("Network faults…", "Turn a bad network on or off on the simulator", self.action_network_faults)
         for contact in session.contacts:
             if contact.user_id == session.identity.user_id:
                 continue

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import uvicorn
 from textual.pilot import Pilot
 
+from softphone.api import CallClient
 from softphone.launch import free_port
 from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
@@ -62,6 +63,17 @@ class ThreadedSimulator:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+async def call_from(url: str, caller: str, callee_id: int, conversation_of: str) -> tuple[CallClient, int]:
+    """A headless caller: ``caller`` rings the user with ``callee_id``; its client (close it) and the call id."""
+    client = CallClient(url, terminal_id=f"{caller}-headless")
+    await client.login(caller)
+    directory = await client.directory()
+    callee = next(u for u in directory.users if u.user_id == callee_id)
+    assert callee.conversation_id is not None, conversation_of
+    started = await client.start_call(callee.conversation_id, callee.user_id, "audio")
+    return client, started.call_id
 
 
 def make_app(
@@ -130,3 +142,21 @@ async def until_shows(pilot: Pilot[None], screen_type: type, *texts: str, timeou
         f"{screen_type.__name__} showing {texts}",
         timeout=timeout,
     )
+
+
+async def run_from_palette(pilot: Pilot[None], words: str, title: str) -> None:
+    """Open the command palette, type ``words``, and run the command called ``title`` once it is highlighted."""
+    from textual.command import CommandList, CommandPalette
+
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the command palette")
+    await pilot.press(*words)
+
+    def highlighted() -> str:
+        results = app.screen.query_one(CommandList)
+        index = results.highlighted
+        return "" if index is None else str(results.get_option_at_index(index).prompt)
+
+    await until(pilot, lambda: highlighted().startswith(title), f"{title!r} highlighted in the palette")
+    await pilot.press("enter")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from softphone.api import CallClient
 from softphone.tui.screens.ended import EndedScreen
 from softphone.tui.screens.home import HomeScreen
 from softphone.tui.screens.in_call import InCallScreen
@@ -15,18 +14,7 @@ from softphone.tui.screens.login import LoginScreen
 from softphone.tui.screens.outgoing import OutgoingScreen
 from softphone.tui.widgets.timeline import TimelineSidebar
 
-from .harness import SIZE, FakeClock, ThreadedSimulator, make_app, screen_text, signed_in, until, until_shows
-
-
-async def _call_from(url: str, caller: str, callee_id: int, conversation_of: str) -> tuple[CallClient, int]:
-    """A headless caller: ``caller`` rings the user with ``callee_id``."""
-    client = CallClient(url, terminal_id=f"{caller}-headless")
-    await client.login(caller)
-    directory = await client.directory()
-    callee = next(u for u in directory.users if u.user_id == callee_id)
-    assert callee.conversation_id is not None, conversation_of
-    started = await client.start_call(callee.conversation_id, callee.user_id, "audio")
-    return client, started.call_id
+from .harness import SIZE, FakeClock, ThreadedSimulator, call_from, make_app, screen_text, signed_in, until, until_shows
 
 
 async def test_home_shows_who_and_where_and_the_contacts(simulator: ThreadedSimulator, clock: FakeClock) -> None:
@@ -88,7 +76,7 @@ async def test_incoming_accept_media_keys_and_hang_up(simulator: ThreadedSimulat
     app = make_app(simulator.url, clock, "bob", "bob-1")
     async with app.run_test(size=SIZE) as pilot:
         await signed_in(pilot)
-        caller, call_id = await _call_from(simulator.url, "alice", 20002, "alice-bob")
+        caller, call_id = await call_from(simulator.url, "alice", 20002, "alice-bob")
         try:
             await until(pilot, lambda: "Incoming audio call from Alice" in screen_text(app), "the incoming call")
             assert isinstance(app.screen, IncomingScreen)
@@ -116,7 +104,7 @@ async def test_reject_with_r(simulator: ThreadedSimulator, clock: FakeClock) -> 
     app = make_app(simulator.url, clock, "bob", "bob-1")
     async with app.run_test(size=SIZE) as pilot:
         await signed_in(pilot)
-        caller, call_id = await _call_from(simulator.url, "alice", 20002, "alice-bob")
+        caller, call_id = await call_from(simulator.url, "alice", 20002, "alice-bob")
         try:
             await until(pilot, lambda: isinstance(app.screen, IncomingScreen), "the incoming call")
             await pilot.press("r")
@@ -131,7 +119,7 @@ async def test_incoming_closes_by_itself_when_the_caller_cancels(simulator: Thre
     app = make_app(simulator.url, clock, "bob", "bob-1")
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await signed_in(pilot)
-        caller, call_id = await _call_from(simulator.url, "alice", 20002, "alice-bob")
+        caller, call_id = await call_from(simulator.url, "alice", 20002, "alice-bob")
         try:
             await until(pilot, lambda: isinstance(app.screen, IncomingScreen), "the incoming call")
             await caller.cancel(call_id)
@@ -180,7 +168,7 @@ async def test_export_timeline_writes_a_file(
 
 
 async def test_busy_callee_is_a_readable_error(simulator: ThreadedSimulator, clock: FakeClock) -> None:
-    busy, _ = await _call_from(simulator.url, "carol", 20002, "carol-bob")  # bob is ringing
+    busy, _ = await call_from(simulator.url, "carol", 20002, "carol-bob")  # bob is ringing
     app = make_app(simulator.url, clock, "alice", "alice-1")
     try:
         async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -228,7 +216,7 @@ async def test_palette_offers_dial_export_and_sidebar(simulator: ThreadedSimulat
 
 
 async def test_recent_calls_include_calls_from_before_this_run(simulator: ThreadedSimulator, clock: FakeClock) -> None:
-    earlier, call_id = await _call_from(simulator.url, "dave", 10001, "dave-alice")
+    earlier, call_id = await call_from(simulator.url, "dave", 10001, "dave-alice")
     await earlier.cancel(call_id)
     await earlier.aclose()
     app = make_app(simulator.url, clock, "alice", "alice-1")

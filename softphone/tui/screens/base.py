@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from typing import Any, Protocol, runtime_checkable
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -20,6 +21,7 @@ from softphone.api import CallType
 from softphone.core import CallMachine
 from softphone.session import Clock, Session
 from softphone.tui.routing import HOME, View
+from softphone.tui.widgets.call_id import COPY_KEY
 from softphone.tui.widgets.status import Status, StatusLine
 from softphone.tui.widgets.timeline import TimelineSidebar
 
@@ -50,6 +52,9 @@ class PhoneScreen(Screen[None]):
     ``on_mount`` along the MRO, so subclasses add their own without calling this one.
     """
 
+    # Not in the footer: the call id line names the key, and the footer keeps room for the call's own keys.
+    BINDINGS = [Binding(COPY_KEY, "copy_call_id", "Copy call id", show=False)]
+
     view: View
 
     @property
@@ -75,6 +80,17 @@ class PhoneScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.watch(self.app, "session", self.refresh_view)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only a screen of a call offers to copy its id."""
+        if action == "copy_call_id":
+            return self.view.call_id is not None
+        return True
+
+    def action_copy_call_id(self) -> None:
+        """Copy the call id (so the other party can open the call by id), and say so."""
+        self.app.copy_to_clipboard(str(self.call_id))
+        self.notify(f"Call id {self.call_id} copied to the clipboard.", title="Copied")
 
     def calls_changed(self, call_ids: tuple[int, ...]) -> None:
         """Re-render if the change is about this screen's call (every change, for a screen of no call)."""

@@ -10,6 +10,7 @@ from textual.widgets import Button, Static
 
 from softphone.session import Session
 from softphone.tui.screens.base import FullScreen
+from softphone.tui.widgets.call_id import CallIdLine
 from softphone.tui.widgets.formatting import clock_text
 
 
@@ -23,6 +24,7 @@ class EndedScreen(FullScreen):
         self.headline = Static(id="headline", classes="headline")
         self.details = Static(id="details", classes="subline")
         yield self.headline
+        yield CallIdLine(self.call_id)
         yield self.details
         yield Button("Back home  (enter)", id="home")
 
@@ -32,7 +34,7 @@ class EndedScreen(FullScreen):
             return
         self.headline.update(Text(machine.headline(), style="bold"))
         facts = machine.facts
-        lines = [f"{facts.call_type or 'audio'} call with {machine.peer_name} · call {facts.call_id}"]
+        lines = [f"{facts.call_type or 'audio'} call with {machine.peer_name}"]
         if facts.status is not None:
             reason = f" ({facts.end_reason})" if facts.end_reason else ""
             lines.append(f"status {facts.status}{reason} · v{facts.version}")

@@ -15,6 +15,7 @@ from softphone.api import MediaStage, NetworkQuality
 from softphone.core import CallMachine
 from softphone.session import Session
 from softphone.tui.screens.base import FullScreen
+from softphone.tui.widgets.call_id import CallIdLine
 from softphone.tui.widgets.formatting import clock_text
 from softphone.tui.widgets.media import MediaPanel
 from softphone.tui.widgets.ticking import Ticking
@@ -49,6 +50,7 @@ class InCallScreen(FullScreen):
         self.timer = Ticking(talk_time, self.host.clock, id="timer", classes="timer")
         self.media = MediaPanel(self.host.clock, id="media")
         yield self.headline
+        yield CallIdLine(self.call_id)
         yield self.timer
         yield self.media
         with Horizontal(id="call-buttons"):

@@ -16,14 +16,14 @@ from softphone.core import CallMachine
 from softphone.session import Session
 from softphone.tui.routing import View
 from softphone.tui.screens.base import PhoneScreen
+from softphone.tui.widgets.call_id import CallIdLine
 from softphone.tui.widgets.ticking import Ticking
 
 
 def answer_line(machine: CallMachine, now: datetime) -> str:
-    """``call 7 · 26s to answer``."""
+    """``26s to answer`` (empty when the server gave no ring timeout)."""
     remaining = machine.ring_remaining(now)
-    left = f" · {int(remaining.total_seconds())}s to answer" if remaining is not None else ""
-    return f"call {machine.call_id}{left}"
+    return f"{int(remaining.total_seconds())}s to answer" if remaining is not None else ""
 
 
 class IncomingScreen(ModalScreen[None], PhoneScreen):
@@ -43,6 +43,7 @@ class IncomingScreen(ModalScreen[None], PhoneScreen):
             self.headline = Static(id="headline", classes="headline")
             self.countdown = Ticking(answer_line, self.host.clock, id="countdown", classes="subline")
             yield self.headline
+            yield CallIdLine(self.call_id)
             yield self.countdown
             with Horizontal(id="incoming-buttons"):
                 yield Button("Accept  (a)", id="accept", variant="success")

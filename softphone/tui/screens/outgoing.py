@@ -13,6 +13,7 @@ from textual.widgets import Button, Static
 from softphone.core import CallMachine
 from softphone.session import Session
 from softphone.tui.screens.base import FullScreen
+from softphone.tui.widgets.call_id import CallIdLine
 from softphone.tui.widgets.media import MediaPanel
 from softphone.tui.widgets.ticking import Ticking
 
@@ -35,6 +36,7 @@ class OutgoingScreen(FullScreen):
         self.countdown = Ticking(ring_line, self.host.clock, id="countdown", classes="subline")
         self.media = MediaPanel(self.host.clock, id="media")
         yield self.headline
+        yield CallIdLine(self.call_id)
         yield self.countdown
         yield self.media
         yield Button("Cancel  (c)", id="cancel", variant="error")

@@ -1,0 +1,41 @@
+"""The palette's ``softphone sim`` actions on the local background simulator, answered in words.
+
+The same calls as the command (:mod:`softphone.background`); they block on HTTP, so the app runs them in
+thread workers and shows what they return.
+"""
+
+from __future__ import annotations
+
+from softphone import background
+from softphone.launch import local_url
+
+
+class LocalSimulator:
+    """The background simulator on ``port`` of this machine, the one a phone without ``--server`` uses."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = local_url(port)
+
+    def _find(self) -> background.RunningSimulator | None:
+        return background.find(self.url, self.port)
+
+    def status(self) -> str:
+        running = self._find()
+        return background.describe(running) if running else f"No simulator is running at {self.url}."
+
+    def stop(self) -> str:
+        running = self._find()
+        if running is None:
+            return f"No simulator is running at {self.url}."
+        background.stop(running)
+        return f"Stopped the simulator at {running.url} (pid {running.info.pid})."
+
+    def reset(self) -> str:
+        running = self._find()
+        if running is None:
+            return f"No simulator is running at {self.url}."
+        answer = background.reset(running)
+        if answer is None:
+            return f"The simulator at {running.url} did not reset its calls."
+        return f"Ended {answer.ended} live call(s) as abandoned."
