@@ -25,12 +25,12 @@ test: $(STAMP)
 soak: $(STAMP)
 	SOFTPHONE_SOAK=1 $(BIN)/python -m pytest -q -m soak
 
-# /docs in a real browser with nothing reachable beyond loopback: Debian's chromium (installed here as
-# root), driven by Playwright from the test extras; Playwright never downloads a browser of its own.
+# /docs and `softphone web` in a real browser with nothing reachable beyond loopback: Debian's chromium
+# (installed here as root), driven by Playwright from the test extras; Playwright never downloads a browser.
 browser-test: $(STAMP)
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } || \
 		{ echo "the browser test needs Debian's chromium: apt-get install chromium"; exit 1; }
-	$(BIN)/python -m pytest -q -rs tests/server/test_docs.py
+	$(BIN)/python -m pytest -q -rs tests/server/test_docs.py tests/web/test_browser.py
 
 # SVG and PNG of every screen from the scripted scenarios in tests/tui/scenarios.py.
 screenshots: $(STAMP)

@@ -9,8 +9,10 @@ tells the screens on the stack; a ``ConnectionChanged`` updates the status line 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import signal
+import threading
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,7 +45,9 @@ from softphone.tui.widgets.status import Status
 LEAVE_SECONDS = 5.0
 """How long quitting waits for the calls it ends (best effort: the server may be gone)."""
 LEAVE_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-"""The terminal closed, the web tab closed, or someone asked the process to stop: leave, then quit."""
+"""The terminal closed, or someone asked the process to stop: leave, then quit."""
+EXIT_GRACE_SECONDS = 3.0
+"""After leaving, how long quitting may take to put the terminal back: a closed terminal can block it for ever."""
 
 
 def new_terminal_id() -> str:
@@ -130,7 +134,7 @@ class SoftphoneApp(App[None]):
     def on_mount(self) -> None:
         loop = asyncio.get_running_loop()
         for signum in LEAVE_SIGNALS:
-            loop.add_signal_handler(signum, self.exit)
+            loop.add_signal_handler(signum, self.stop_on_signal, signum)
         self.push_screen(HomeScreen())
         self.sign_in()
 
@@ -287,6 +291,17 @@ class SoftphoneApp(App[None]):
         )
         question = ConfirmScreen("Hang up and quit?", details, yes="Hang up and quit", no="Stay")
         self.push_screen(question, self._quit_if_confirmed)
+
+    def stop_on_signal(self, signum: int) -> None:
+        """SIGTERM or SIGHUP: leave the calls and quit, and end the process even if that gets stuck.
+
+        Once a terminal has closed, Textual's writes to it fail and its shutdown waits for ever; the calls
+        are left by then, so a watchdog ends the process as a signal would have.
+        """
+        watchdog = threading.Timer(LEAVE_SECONDS + EXIT_GRACE_SECONDS, os._exit, args=(128 + signum,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.exit()
 
     def _quit_if_confirmed(self, yes: bool | None) -> None:
         if yes:

@@ -6,67 +6,23 @@ loopback blocked; it skips, saying why, where either is missing (``make browser-
 
 from __future__ import annotations
 
-import re
-from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from support.pages import CHROMIUM, CHROMIUM_ARGS, assets_served_here
 from support.server import ServerProcess
 
 from .conftest import Api
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)|@import\s+['"]([^'"]+)['"]""")
-SPEC_URL = re.compile(r"""\burl:\s*['"]([^'"]+)['"]""")
-
-
-class References(HTMLParser):
-    """Every script, stylesheet, icon, image and font a page names, and style blocks' ``url()``s."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        for name in ("src", "href", "srcset", "data"):
-            if attributes.get(name) and tag in ("script", "link", "img", "source", "object", "iframe", "embed"):
-                self.found.append(str(attributes[name]).split()[0])
-        if attributes.get("style"):
-            self.found.extend(ref for pair in CSS_URL.findall(str(attributes["style"])) for ref in pair if ref)
-
-    def handle_data(self, data: str) -> None:
-        self.found.extend(ref for pair in CSS_URL.findall(data) for ref in pair if ref)
-        self.found.extend(SPEC_URL.findall(data))  # the document Swagger UI loads
 
 
 async def test_docs_needs_nothing_from_beyond_this_server(api: Api) -> None:
     page = await api.client.get("/docs")
     assert page.status_code == 200
     base = str(page.url)
-    parser = References()
-    parser.feed(page.text)
-    pending = [urljoin(base, ref) for ref in parser.found if not ref.startswith("data:")]
-    assert any(url.endswith(".js") for url in pending) and any(url.endswith(".css") for url in pending)
-    seen: set[str] = set()
-    while pending:
-        url = pending.pop()
-        if url in seen:
-            continue
-        seen.add(url)
-        assert urlsplit(url).netloc == urlsplit(base).netloc, f"/docs loads {url} from elsewhere"
-        asset = await api.client.get(url)
-        assert asset.status_code == 200, url
-        if url.endswith(".css"):  # fonts and images a stylesheet pulls in
-            refs = (ref for pair in CSS_URL.findall(asset.text) for ref in pair if ref and not ref.startswith("data:"))
-            pending.extend(urljoin(url, ref) for ref in refs)
+    seen = await assets_served_here(api.client, base, page.text)
+    assert any(url.endswith(".js") for url in seen) and any(url.endswith(".css") for url in seen)
     assert f"{urlsplit(base).scheme}://{urlsplit(base).netloc}/openapi.json" in seen
 
 
