@@ -233,3 +233,28 @@ async def test_sign_in_refused_raises_for_the_caller_to_decide() -> None:
     client = CallClient("http://sim.test", terminal_id="x-1", transport=httpx.MockTransport(server))
     with pytest.raises(InvalidParams):
         await Session.sign_in(client, user="mallory")
+
+
+async def test_leaving_ends_each_call_of_this_terminal_as_its_state_allows() -> None:
+    """Quitting: the call in progress here is hung up, a ringing one rejected, another terminal's left alone."""
+    server = ScriptedServer({
+        ("POST", "/api/calls/1/hangup"): ok({"call_id": 1, "status": "ended", "end_reason": "local_hangup", "version": 4}),
+        ("POST", "/api/calls/2/reject"): ok({"call_id": 2, "status": "rejected", "end_reason": "user_reject", "version": 2}),
+    })
+    session, stream = bob_session(server), ScriptedStream()
+    events = session.events(stream)
+    stream.feed(StatesReceived((
+        state(1, ALICE, BOB, "ongoing", 3, accepted_terminal_id="bob-1"),
+        state(3, 40004, BOB, "ongoing", 3, accepted_terminal_id="bob-phone"),
+    ), "hello"))
+    assert await next_event(events) == CallsChanged((1, 3))
+    assert await session.leave() == [1]
+    stream.feed(StatesReceived((state(2, CAROL, BOB),), "push"))  # rings once this terminal is free
+    while await next_event(events) != CallsChanged((2,)):
+        pass  # the hangup's own news first
+    assert await session.leave() == [2]
+    await rest(events, stream)
+    assert [(method, path) for method, path, _ in server.requests] == [
+        ("POST", "/api/calls/1/hangup"), ("POST", "/api/calls/2/reject"),
+    ]
+    assert session.phone.calls_to_leave() == []

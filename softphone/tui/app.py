@@ -25,7 +25,8 @@ from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
 
-from softphone.api import CallClient, CallType, PushStream, SoftphoneError, StreamMode
+from softphone.api import Action, CallClient, CallType, PushStream, SoftphoneError, StreamMode
+from softphone.core import CallMachine
 from softphone.launch import local_url
 from softphone.session import Clock, Session, describe_error, utc_now
 from softphone.tui.adapter import SessionAdapter
@@ -46,6 +47,7 @@ LEAVE_SECONDS = 5.0
 """How long quitting waits for the calls it ends (best effort: the server may be gone)."""
 LEAVE_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 """The terminal closed, or someone asked the process to stop: leave, then quit."""
+LEAVING_WORDS = {Action.HANGUP: "hangs up", Action.CANCEL: "cancels", Action.REJECT: "rejects"}
 EXIT_GRACE_SECONDS = 3.0
 """After leaving, how long quitting may take to put the terminal back: a closed terminal can block it for ever."""
 
@@ -80,6 +82,13 @@ def server_label(config: AppConfig) -> str:
     if config.background_port is not None:
         return f"background simulator {local_url(config.background_port).removeprefix('http://')}"
     return config.server_url
+
+
+def leaving_line(machine: CallMachine) -> str:
+    """``Quitting hangs up call 7 with Bob (ongoing).``: what quitting will do to one call."""
+    action = machine.ending_action()
+    assert action is not None, "only calls to leave are described"
+    return f"Quitting {LEAVING_WORDS[action]} call {machine.call_id} with {machine.peer_name} ({machine.status})."
 
 
 _CALL_SCREENS: dict[ViewKind, Callable[[View], PhoneScreen]] = {
@@ -285,10 +294,7 @@ class SoftphoneApp(App[None]):
         if not calls:
             self.exit()
             return
-        details = "\n".join(
-            f"{machine.ending_action()} call {machine.call_id} with {machine.peer_name} ({machine.status})"
-            for machine in calls
-        )
+        details = "\n".join(leaving_line(machine) for machine in calls)
         question = ConfirmScreen("Hang up and quit?", details, yes="Hang up and quit", no="Stay")
         self.push_screen(question, self._quit_if_confirmed)
 

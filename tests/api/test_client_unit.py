@@ -20,6 +20,7 @@ from softphone.api import (
     CallError,
     CallNotFound,
     CallStateConflict,
+    FaultSettings,
     InternalServerError,
     InvalidParams,
     MethodNotAllowed,
@@ -394,3 +395,20 @@ async def test_offers_ext_does_not_guess_when_the_server_is_down(mock_client: Ma
     client = mock_client(FlakyServer(99, httpx.ConnectError("refused"), {}), retries=0)
     with pytest.raises(ServerUnreachable):
         await client.offers_ext()
+
+
+async def test_faults_are_read_and_replaced_with_the_options_words(mock_client: MakeClient) -> None:
+    """``set_faults`` sends only the kinds that are on (``{}`` turns all off); answers read like the option."""
+    in_force = {"push-drop": 0.3, "push-dup": 0, "push-reorder": 0, "push-disconnect": 0, "http-error": 0,
+                "push-delay": "50ms", "http-latency": "0ms", "seed": 7}  # fmt: skip
+    server = RecordingServer(envelope(in_force))
+    client = mock_client(server)
+    settings = await client.faults()
+    assert server.sent() == ("GET", "/api/dev/faults", None)
+    assert (settings.push_drop, settings.push_delay, settings.seed, settings.spec()) == (
+        0.3, 50.0, 7, "push-drop=0.3,push-delay=50ms"
+    )
+    assert await client.set_faults(FaultSettings.from_spec("push-drop=0.3,push-delay=50ms")) == settings
+    assert server.sent() == ("PUT", "/api/dev/faults", {"push-drop": 0.3, "push-delay": "50ms"})
+    await client.set_faults(FaultSettings())
+    assert server.sent()[2] == {}

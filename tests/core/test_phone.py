@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from softphone.api import Action
 from softphone.core import BUSY_REASON, Outcome, Phone, Role, Source
 
 from .snapshots import (
@@ -177,3 +178,32 @@ class TestQuestions:
         for call_id in (4, 12, 8):
             bob.apply(state(3, "ended", call_id=call_id), Source.RESYNC, at(0))
         assert [m.call_id for m in bob.history()] == [12, 8, 4]
+
+
+class TestLeaving:
+    """What quitting ends: each call this terminal is an end of, with the one action its state allows."""
+
+    def test_a_ringing_outgoing_call_is_cancelled(self, alice: Phone) -> None:
+        machine = alice.start_call(start(), CALLEE, at(0))
+        assert machine.ending_action() is Action.CANCEL
+        assert alice.calls_to_leave() == [machine]
+
+    def test_a_ringing_incoming_call_is_rejected(self, bob: Phone) -> None:
+        bob.apply(state(1, "calling"), Source.PUSH, at(0))
+        assert [(m.call_id, m.ending_action()) for m in bob.calls_to_leave()] == [(5001, Action.REJECT)]
+
+    @pytest.mark.parametrize("status", ["accepted", "ongoing"])
+    def test_a_call_in_progress_here_is_hung_up(self, bob: Phone, status: str) -> None:
+        bob.apply(state(1, "calling"), Source.PUSH, at(0))
+        bob.apply(state(2, status, accepted_terminal_id=CALLEE_TERMINAL), Source.PUSH, at(1))
+        assert [m.ending_action() for m in bob.calls_to_leave()] == [Action.HANGUP]
+
+    def test_nothing_to_leave_of_a_call_another_terminal_holds_or_one_that_is_over(self, alice: Phone) -> None:
+        sibling = phone_of(CALLEE, SIBLING_TERMINAL)
+        sibling.apply(state(2, "ongoing", accepted_terminal_id=CALLEE_TERMINAL), Source.PUSH, at(1))
+        watching = phone_of(CALLER, "alice-phone")  # alice's call, placed on her laptop
+        watching.apply(state(1, "calling"), Source.PUSH, at(0))
+        alice.start_call(start(), CALLEE, at(0))
+        alice.apply(ended(2, "cancelled", "caller_cancel"), Source.RESPONSE, at(3))
+        assert sibling.calls_to_leave() == watching.calls_to_leave() == alice.calls_to_leave() == []
+        assert alice.calls[5001].ending_action() is None

@@ -10,11 +10,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Button, Input
 
-from softphone.api import CallClient
+from softphone.api import CallClient, FaultSettings
 from softphone.tui.app import SoftphoneApp
+from softphone.tui.screens.confirm import ConfirmScreen
 from softphone.tui.screens.ended import EndedScreen
+from softphone.tui.screens.faults import FaultsScreen
 from softphone.tui.screens.in_call import InCallScreen
 from softphone.tui.screens.incoming import IncomingScreen
 from softphone.tui.screens.login import LoginScreen
@@ -174,6 +176,36 @@ def answered_elsewhere(url: str, clock: FakeClock) -> Scenario:
     return Scenario("answered_elsewhere", app, run_before, deterministic_sidebar=True)
 
 
+def quit_question(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, "alice", "alice-laptop")
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        bob = await _talk(pilot, app, url, clock)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and "Hang up and quit?" in screen_text(app), "the question")
+        await bob.aclose()
+
+    return Scenario("quit_question", app, run_before, deterministic_sidebar=False)
+
+
+def network_faults(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, "alice", "alice-laptop")
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await ready(pilot)
+        carol = await _peer(url, "carol")
+        await carol.set_faults(FaultSettings(seed=7))  # the seed the dialog shows
+        await carol.aclose()
+        app.action_network_faults()
+        await until(pilot, lambda: isinstance(app.screen, FaultsScreen) and "(seed 7)" in screen_text(app), "the dialog")
+        app.screen.query_one("#preset-0", Button).press()
+        await until(pilot, lambda: "Now: push-drop=0.3" in screen_text(app), "the bad network on")
+
+    return Scenario("network_faults", app, run_before, deterministic_sidebar=True)
+
+
 ScenarioFactory = Callable[[str, FakeClock], Scenario]
 
-ALL: list[ScenarioFactory] = [home, login, outgoing, incoming, in_call, ended, answered_elsewhere]
+ALL: list[ScenarioFactory] = [
+    home, login, outgoing, incoming, in_call, ended, answered_elsewhere, quit_question, network_faults,
+]

@@ -70,7 +70,7 @@ async def test_ctrl_q_in_a_call_asks_and_no_keeps_the_call(simulator: ThreadedSi
             await _answer(bob, call_id)
             await until_shows(pilot, InCallScreen, "In call with Bob")
             await pilot.press("ctrl+q")
-            await until_shows(pilot, ConfirmScreen, "Hang up and quit?", f"hangup call {call_id} with Bob")
+            await until_shows(pilot, ConfirmScreen, "Hang up and quit?", f"Quitting hangs up call {call_id} with Bob (ongoing).")
             await pilot.press("enter")  # "Stay" has the focus: a stray enter changes nothing
             await until(pilot, lambda: isinstance(app.screen, InCallScreen), "back in the call")
             await pilot.press("ctrl+q", "n")
@@ -113,7 +113,7 @@ async def test_the_palettes_quit_while_ringing_cancels_then_quits(simulator: Thr
             await until_shows(pilot, OutgoingScreen, "Calling Bob…")
             call_id = app.screen.call_id  # type: ignore[attr-defined]
             await run_from_palette(pilot, "quit", "Quit")
-            await until_shows(pilot, ConfirmScreen, f"cancel call {call_id} with Bob")
+            await until_shows(pilot, ConfirmScreen, f"Quitting cancels call {call_id} with Bob (calling).")
             await pilot.press("y")
             final = await _until_over(bob, call_id)
             await until(pilot, lambda: _exited(app), "the app to quit")
@@ -130,7 +130,7 @@ async def test_quitting_while_a_call_rings_in_rejects_it(simulator: ThreadedSimu
         try:
             await until(pilot, lambda: isinstance(app.screen, IncomingScreen), "the incoming call")
             await pilot.press("ctrl+q")
-            await until_shows(pilot, ConfirmScreen, f"reject call {call_id} with Alice")
+            await until_shows(pilot, ConfirmScreen, f"Quitting rejects call {call_id} with Alice (calling).")
             await pilot.press("y")
             final = await _until_over(alice, call_id)
             await until(pilot, lambda: _exited(app), "the app to quit")
