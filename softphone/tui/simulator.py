@@ -28,7 +28,10 @@ class LocalSimulator:
         running = self._find()
         if running is None:
             return f"No simulator is running at {self.url}."
-        background.stop(running)
+        try:
+            background.stop(running)
+        except OSError as error:  # gone meanwhile, or not ours to signal
+            return f"Could not stop the simulator at {running.url} (pid {running.info.pid}): {error.strerror}."
         return f"Stopped the simulator at {running.url} (pid {running.info.pid})."
 
     def reset(self) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from support.server import ServerFactory
 
+from softphone import background
+from softphone.api import SimulatorInfo
 from softphone.tui.app import SoftphoneApp
 from softphone.tui.screens.base import PhoneScreen
 from softphone.tui.screens.confirm import ConfirmScreen
@@ -13,8 +17,10 @@ from softphone.tui.screens.home import HomeScreen
 from softphone.tui.screens.in_call import InCallScreen
 from softphone.tui.screens.incoming import IncomingScreen
 from softphone.tui.screens.outgoing import OutgoingScreen
+from softphone.tui.simulator import LocalSimulator
 
 from .harness import (
+    FROZEN_AT,
     SIZE,
     FakeClock,
     ThreadedSimulator,
@@ -170,3 +176,11 @@ async def test_copy_is_offered_only_where_there_is_a_call(simulator: ThreadedSim
         await pilot.press("y")
         assert app.clipboard == ""
 
+
+
+def test_a_simulator_gone_before_it_could_be_stopped_is_said_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    info = SimulatorInfo(pid=4242, database="softphone.db", started_at=FROZEN_AT, live_calls={})
+    monkeypatch.setattr(background, "find", lambda url, port: background.RunningSimulator(url, port, info, None))
+    monkeypatch.setattr(background, "stop", lambda running: os.kill(2**22 + 1, 0))  # no such process
+    words = LocalSimulator(8799).stop()
+    assert words == "Could not stop the simulator at http://127.0.0.1:8799 (pid 4242): No such process."
