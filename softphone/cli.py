@@ -72,6 +72,7 @@ def main(
 
 
 def check_sign_in(user: str | None, token: str | None) -> None:
+    """The phone and ``softphone web`` sign in one way or the other, never both."""
     if user is not None and token is not None:
         raise click.UsageError("--user and --token are alternatives: give one.")
 
