@@ -56,6 +56,7 @@ class PhoneWebServer(Server):
         self.allow_remote = allow_remote
 
     async def _make_app(self) -> web.Application:
+        # textual-serve has no hook for middlewares, and by on_startup they are frozen: extend its builder.
         app = await super()._make_app()
         if not self.allow_remote:
             app.middlewares.append(self.refuse_other_hosts)
