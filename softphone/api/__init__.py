@@ -11,6 +11,7 @@ and raises only ``SoftphoneError`` subclasses (the tree is drawn in ``_errors``)
 ``PushStream(client, mode="auto"|"push"|"poll")`` yields ``StatesReceived``, ``ConnectionChanged``
 and ``StreamError`` events from ``events()``, over the simulator's WebSocket or by polling,
 resynchronising after every reconnect; ``track``/``untrack`` name the calls it must follow.
+``redact(text)`` and ``short_token(token)`` keep tokens out of everything a person or a log reads.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ from softphone.api._models import (
     server_frame_adapter,
     success,
 )
+from softphone.api._redact import redact, short_token
 from softphone.api._rules import (
     RULES,
     START_REFUSALS,
@@ -253,7 +255,9 @@ __all__ = [
     "failure",
     "format_timestamp",
     "is_missing_route",
+    "redact",
     "ring_deadline",
     "server_frame_adapter",
+    "short_token",
     "success",
 ]

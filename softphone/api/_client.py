@@ -126,8 +126,9 @@ class CallClient:
         """*ext* every user, with the conversation id shared with the logged-in user."""
         return await self._request("GET", "/api/dev/directory", DirectoryData, retry=True)
 
-    async def health(self) -> HealthData:
-        return await self._request("GET", "/healthz", HealthData, retry=True)
+    async def health(self, *, retry: bool = True) -> HealthData:
+        """``/healthz``; ``retry=False`` for a probe that must answer at once whether the server is up."""
+        return await self._request("GET", "/healthz", HealthData, retry=retry)
 
     # ------------------------------------------------------------------ documented call API
 

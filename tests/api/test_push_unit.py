@@ -392,10 +392,10 @@ async def test_polling_reports_an_outage_once_and_the_recovery(
     log = watch(stream)
     await log.until(lambda: log.snapshots() == [(5001, 1, "poll")])
     outage.set()
-    await log.until(lambda: "reconnecting" in log.connection_states())
+    await log.until(lambda: "unreachable" in log.connection_states())
     outage.clear()
     await log.until(lambda: log.connection_states()[-1] == "polling")
-    assert log.connection_states() == ["polling", "reconnecting", "polling"]
+    assert log.state_changes() == ["polling", "unreachable", "polling"]
 
 
 async def test_close_ends_the_events_with_closed(
