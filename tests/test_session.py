@@ -44,6 +44,8 @@ class ScriptedStream:
         self._queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
         self._tracked: set[int] = set()
         self.closed = False
+        self.call_live = False
+        self.retries_asked = 0
 
     @property
     def tracked(self) -> frozenset[int]:
@@ -54,6 +56,12 @@ class ScriptedStream:
 
     def untrack(self, call_id: int) -> None:
         self._tracked.discard(call_id)
+
+    def set_call_live(self, live: bool) -> None:
+        self.call_live = live
+
+    def retry_now(self) -> None:
+        self.retries_asked += 1
 
     def feed(self, event: StreamEvent) -> None:
         self._queue.put_nowait(event)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import uvicorn
 from textual.pilot import Pilot
 
+from softphone.api import Backoff
 from softphone.launch import free_port
 from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
@@ -71,7 +72,7 @@ def make_app(
         server_url=url,
         user=user,
         terminal_id=terminal_id or f"{user or 'anon'}-term",
-        sign_in_retry_seconds=0.2,
+        sign_in_backoff=Backoff(initial=0.2, maximum=0.5, factor=2, jitter=0),
         poll_interval=0.2,
         **extra,  # type: ignore[arg-type]
     )
