@@ -154,7 +154,7 @@ class SoftphoneApp(KeepsRunning, App[None]):
         self._announced: set[int] = set()
         self._retry_sign_in = asyncio.Event()
         self._rng = random.Random()
-        self._asking_for_token = False
+        self._token_refusal_told = False
 
     # ------------------------------------------------------------------ start-up
 
@@ -262,6 +262,8 @@ class SoftphoneApp(KeepsRunning, App[None]):
 
     @on(SessionAdapter.ConnectionChanged)
     def show_connection(self, message: SessionAdapter.ConnectionChanged) -> None:
+        if message.state == "connected":
+            self._token_refusal_told = False
         self.status = replace(
             self.status, connection=message.state, detail=message.detail, retry_at=message.retry_at
         )
@@ -278,16 +280,20 @@ class SoftphoneApp(KeepsRunning, App[None]):
         self.show_error(message.text)
 
     def token_refused(self, error: Unauthorized) -> None:
-        """Mid-session, the server stopped taking the token: say so, and offer to enter another."""
+        """Mid-session, the server stopped taking the token: say so once, and offer to enter another.
+
+        The stream keeps asking, on its long backoff, so a token renewed elsewhere is picked up.
+        """
+        if self._token_refusal_told:
+            return
+        self._token_refusal_told = True
         text = f"The server refused this token ({describe_error(error)})."
         self.show_error(text)
         session = self.session
-        if session is None or self.config.token is None or self._asking_for_token:
+        if session is None or self.config.token is None:
             return  # a dev-login token is the simulator's to renew: signing in again is up to the user
-        self._asking_for_token = True
 
         def use(answer: tuple[str, int | None] | None) -> None:
-            self._asking_for_token = False
             if answer is not None:
                 session.client.token = answer[0]
                 session.reconnect_now()

@@ -68,13 +68,16 @@ class ThreadedSimulator:
 def make_app(
     url: str, clock: FakeClock, user: str | None = "alice", terminal_id: str | None = None, **extra: object
 ) -> SoftphoneApp:
+    options: dict[str, object] = {
+        "sign_in_backoff": Backoff(initial=0.2, maximum=0.5, factor=2, jitter=0),
+        "poll_interval": 0.2,
+        **extra,
+    }
     config = AppConfig(
         server_url=url,
         user=user,
         terminal_id=terminal_id or f"{user or 'anon'}-term",
-        sign_in_backoff=Backoff(initial=0.2, maximum=0.5, factor=2, jitter=0),
-        poll_interval=0.2,
-        **extra,  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
     )
     return SoftphoneApp(config, clock=clock)
 
@@ -90,10 +93,13 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str, ti
 
 def screen_text(app: SoftphoneApp) -> str:
     """Everything the current screen shows, as plain text, for assertions about words."""
+    from textual.widget import Widget
     from textual.widgets import Static
 
     parts = []
     for widget in app.screen.query(Static):
+        if not all(node.display for node in widget.ancestors_with_self if isinstance(node, Widget)):
+            continue  # hidden: not something the user sees
         rendered = widget.render()
         parts.append(str(rendered.plain if hasattr(rendered, "plain") else rendered))
     return "\n".join(parts)

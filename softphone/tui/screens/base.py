@@ -92,8 +92,10 @@ class PhoneScreen(KeepsRunning, Screen[None]):
         return self.session.phone.get(self.call_id)
 
     def on_mount(self) -> None:
-        self.watch(self.app, "session", self.refresh_view)
-        self.watch(self.app, "status", self.reachability_changed)
+        # Each screen redraws in its own turn (``call_later``), so a bug in one screen's drawing is
+        # that screen's to report and never stops the app's handler that changed what it shows.
+        self.watch(self.app, "session", lambda _: self.call_later(self.refresh_view))
+        self.watch(self.app, "status", lambda _: self.call_later(self.reachability_changed))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys that need the server are shown disabled (``None``) while it cannot be reached."""
@@ -101,7 +103,7 @@ class PhoneScreen(KeepsRunning, Screen[None]):
             return None
         return True
 
-    def reachability_changed(self, _: Status) -> None:
+    def reachability_changed(self) -> None:
         """Grey out or restore what needs the server, and redraw (the words may say it is unreachable)."""
         reachable = self.host.reachable
         self.refresh_bindings()
@@ -113,7 +115,7 @@ class PhoneScreen(KeepsRunning, Screen[None]):
     def calls_changed(self, call_ids: tuple[int, ...]) -> None:
         """Re-render if the change is about this screen's call (every change, for a screen of no call)."""
         if self.is_mounted and (self.view.call_id is None or self.view.call_id in call_ids):
-            self.refresh_view()
+            self.call_later(self.refresh_view)
 
     def refresh_view(self) -> None:
         self.render_session(self.host.session)
