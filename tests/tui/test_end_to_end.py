@@ -165,3 +165,37 @@ async def test_a_killed_server_mid_call_unreachable_then_back_soon_and_caught_up
 
         await bob.hangup(call_id)
         await until_shows(pa, EndedScreen, "Bob hung up")
+
+
+async def test_recent_calls_keep_their_words_across_restarts(simulator: ThreadedSimulator, clock: FakeClock) -> None:
+    """Calls of an earlier run, read back from the server's history: words from who ended them, no guesses."""
+    async with AsyncExitStack() as stack:
+        clients = {}
+        for name in ("alice", "bob", "carol"):
+            clients[name] = await stack.enter_async_context(CallClient(simulator.url, terminal_id=f"{name}-1"))
+            await clients[name].login(name)
+        users = {u.name: u for u in (await clients["alice"].directory()).users}
+
+        async def call(callee: str) -> int:
+            target = users[callee]
+            assert target.conversation_id is not None
+            return (await clients["alice"].start_call(target.conversation_id, target.user_id, "audio")).call_id
+
+        hung_up_by_alice = await call("bob")
+        await clients["bob"].accept(hung_up_by_alice)
+        await clients["alice"].hangup(hung_up_by_alice)
+        cancelled_by_alice = await call("carol")
+        await clients["alice"].cancel(cancelled_by_alice)
+        hung_up_by_bob = await call("bob")
+        await clients["bob"].accept(hung_up_by_bob)
+        await clients["bob"].hangup(hung_up_by_bob)
+
+    for terminal, mine in [("alice-1", ["You hung up", "You cancelled the call"]),
+                           ("alice-2", ["Hung up on your other terminal", "Cancelled on your other terminal"])]:  # fmt: skip
+        app = make_app(simulator.url, clock, "alice", terminal)
+        async with app.run_test(size=SIZE) as pilot:
+            await signed_in(pilot)
+            await until_shows(pilot, HomeScreen, *mine, "Bob hung up")
+            words = [machine.headline() for machine in session_of(app).phone.history()]
+            assert words == ["Bob hung up", mine[1], mine[0]]
+            assert "Cancelled on another terminal" not in screen_text(app)
