@@ -122,6 +122,7 @@ if TYPE_CHECKING:
     from softphone.api._backoff import Backoff
     from softphone.api._client import CallClient
     from softphone.api._push import (
+        LIVE_CALL_BACKOFF,
         ConnectionChanged,
         ConnectionState,
         PushStream,
@@ -137,6 +138,7 @@ _LAZY = {
     "Backoff": "softphone.api._backoff",
     "CallClient": "softphone.api._client",
     "ConnectionChanged": "softphone.api._push",
+    "LIVE_CALL_BACKOFF": "softphone.api._push",
     "ConnectionState": "softphone.api._push",
     "PushStream": "softphone.api._push",
     "SnapshotSource": "softphone.api._push",
@@ -161,6 +163,7 @@ __all__ = [
     "ABANDONED_REASON",
     "EXT_MARK",
     "IN_PROGRESS_STATUSES",
+    "LIVE_CALL_BACKOFF",
     "LIVE_STATUSES",
     "NETWORK_QUALITY_MAX",
     "REASON_MAX",

@@ -10,8 +10,7 @@ from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Button
 
-from softphone.api import CallClient
-from softphone.api._push import LIVE_CALL_BACKOFF
+from softphone.api import LIVE_CALL_BACKOFF, CallClient
 from softphone.tui.adapter import SessionAdapter
 from softphone.tui.app import SoftphoneApp
 from softphone.tui.screens.ended import EndedScreen
