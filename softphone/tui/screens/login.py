@@ -56,10 +56,11 @@ class TokenScreen(KeepsRunning, ModalScreen[tuple[str, int | None]]):
         with Vertical(id="token-dialog", classes="dialog"):
             yield Static("Sign in with a token", classes="headline")
             yield Static(f"Signing in to {redact(self.server_url)}", classes="subline")
+            yield Static("The user id is needed where the server has no directory.", classes="hint")
             yield Input(placeholder="bearer token", password=True, id="token-value")
             yield Input(
                 "" if self.user_id is None else str(self.user_id),
-                placeholder="your user id (where the server has no directory)",
+                placeholder="your user id, e.g. 20002",
                 validators=[Integer(minimum=1)],
                 id="token-user-id",
             )

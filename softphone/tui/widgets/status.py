@@ -19,6 +19,7 @@ _CONNECTION_STYLE = {
     "unreachable": ("✕", "red"),
     "connecting": ("○", "dim"),
     "closed": ("✕", "red"),
+    "cannot sign in": ("✕", "red"),
 }
 TICK_SECONDS = 1.0
 
