@@ -224,8 +224,10 @@ class SoftphoneApp(KeepsRunning, App[None]):
     def start_session(self, message: SignedIn) -> None:
         session = message.session
         me = session.identity
+        # Without a directory the id is all there is to say (the name would repeat it).
+        who = f"{me.display_name} ({me.name} #{me.user_id})" if session.offers.directory else me.name
         self.status = Status(
-            f"{me.display_name} ({me.name} #{me.user_id})",
+            who,
             me.terminal_id,
             self.config.server_url,
             session.connection,

@@ -14,11 +14,11 @@ def test_the_countdown_rounds_up_and_never_says_zero_before_trying() -> None:
 
 def test_the_line_says_what_the_server_lacks_and_cuts_tokens() -> None:
     status = Status(
-        "user 20002 (user 20002 #20002)", "tui-1", "http://127.0.0.1:8765/?token=secret-token", "unreachable",
+        "user 20002", "tui-1", "http://127.0.0.1:8765/?token=secret-token", "unreachable",
         "the server does not answer", retry_at=12.0, missing="no push, no directory",
     )  # fmt: skip
     text = status_text(status, now=10.0).plain
     assert text == (
-        "user 20002 (user 20002 #20002) · tui-1 · http://127.0.0.1:8765/?token=secr… · ✕ unreachable · "
+        "user 20002 · tui-1 · http://127.0.0.1:8765/?token=secr… · ✕ unreachable · "
         "retrying in 2s · no push, no directory (the server does not answer)"
     )
