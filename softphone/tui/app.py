@@ -440,6 +440,8 @@ class SoftphoneApp(KeepsRunning, App[None]):
             return
         yield SystemCommand("Dial by id", "Call a user id in a conversation id (servers without a directory)", self.ask_dial_by_id)
         yield SystemCommand("Open a call by id", "Show a call by its id, to answer, cancel or hang up", self.ask_open_call)
+        if not self.reachable:
+            return  # dialing cannot reach the server now; the status line says so
         for contact in session.contacts:
             if contact.user_id == session.identity.user_id:
                 continue
