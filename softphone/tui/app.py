@@ -188,7 +188,7 @@ class SoftphoneApp(KeepsRunning, App[None]):
                 problem, error = sign_in_problem(failure), describe_sign_in_failure(failure)
                 log.warning("sign-in failed: %s", redact(error))
                 if problem is not SignInProblem.UNAVAILABLE:
-                    ask = SignInProblem.USER_UNKNOWN if problem is SignInProblem.USER_UNKNOWN else problem
+                    ask = problem  # the user's to answer: "who are you?" or "which token?"
                     self.post_message(self.SignInFailed(error, None))
                     continue
                 ask = None
