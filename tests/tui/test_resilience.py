@@ -136,6 +136,7 @@ def test_run_phone_exits_non_zero_and_its_last_line_names_the_log(
 ) -> None:
     log_path = tmp_path / "softphone.log"
     handlers: list[logging.Handler] = []
+    monkeypatch.setattr(logging.getLogger(), "level", logging.getLogger().level)  # restored after
     monkeypatch.setattr(tui_app, "app_log_path", lambda: log_path)
     monkeypatch.setattr(tui_app, "start_file_log", lambda path, level: handlers.append(start_file_log(path, level)))
     monkeypatch.setattr(HomeScreen, "compose_main", crashing_compose)
@@ -158,6 +159,7 @@ async def test_tokens_never_reach_the_log_in_full(
 ) -> None:
     """Debug level on: httpx and websockets log requests and handshakes; the file keeps only 4 characters."""
     log_path = tmp_path / "softphone.log"
+    level = logging.getLogger().level
     handler = start_file_log(log_path, "debug")
     token = login(simulator.url, "bob")
     try:
@@ -170,7 +172,7 @@ async def test_tokens_never_reach_the_log_in_full(
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
-        logging.getLogger().setLevel(logging.WARNING)
+        logging.getLogger().setLevel(level)
     written = log_path.read_text()
     assert "Authorization" in written or "HTTP Request" in written, "the debug log has the requests"
     assert token not in written and token[:4] in written
