@@ -136,7 +136,7 @@ def test_run_phone_exits_non_zero_and_its_last_line_names_the_log(
 ) -> None:
     log_path = tmp_path / "softphone.log"
     handlers: list[logging.Handler] = []
-    monkeypatch.setattr(logging.getLogger(), "level", logging.getLogger().level)  # restored after
+    level = logging.getLogger().level
     monkeypatch.setattr(tui_app, "app_log_path", lambda: log_path)
     monkeypatch.setattr(tui_app, "start_file_log", lambda path, level: handlers.append(start_file_log(path, level)))
     monkeypatch.setattr(HomeScreen, "compose_main", crashing_compose)
@@ -148,6 +148,7 @@ def test_run_phone_exits_non_zero_and_its_last_line_names_the_log(
         for handler in handlers:
             logging.getLogger().removeHandler(handler)
             handler.close()
+        logging.getLogger().setLevel(level)
     assert exited.value.code == 1
     last_line = capsys.readouterr().err.strip().splitlines()[-1]
     assert last_line == f"softphone: the log is {log_path}"
