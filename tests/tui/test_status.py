@@ -22,3 +22,8 @@ def test_the_line_says_what_the_server_lacks_and_cuts_tokens() -> None:
         "user 20002 · tui-1 · http://127.0.0.1:8765/?token=secr… · ✕ unreachable · "
         "retrying in 2s · no push, no directory (the server does not answer)"
     )
+
+
+def test_a_narrow_line_keeps_the_connection_and_leaves_out_where() -> None:
+    status = Status("Bob (bob #20002)", "bob-n", "http://127.0.0.1:8765", "unreachable", retry_at=12.0)
+    assert status_text(status, now=10.0, compact=True).plain == "Bob (bob #20002) · ✕ unreachable · retrying in 2s"

@@ -22,6 +22,8 @@ _CONNECTION_STYLE = {
     "cannot sign in": ("✕", "red"),
 }
 TICK_SECONDS = 1.0
+COMPACT_BELOW = 80
+"""Below this width the line leaves out the terminal id and the server: the connection matters more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class StatusLine(Static):
     """``Alice (alice #10001) · tui-3f2a · http://127.0.0.1:8765 · ● connected``.
 
     While a retry waits it counts down to it, redrawing once a second and only when the words change.
+    On a narrow terminal it leaves out the terminal id and the server, so the connection still shows.
     """
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
@@ -67,20 +70,25 @@ class StatusLine(Static):
         self.status = status
         self.tick()
 
+    def on_resize(self) -> None:
+        self.tick()
+
     def tick(self) -> None:
         if self.status is None:
             return
-        text = status_text(self.status, asyncio.get_running_loop().time())
+        compact = 0 < self.size.width < COMPACT_BELOW
+        text = status_text(self.status, asyncio.get_running_loop().time(), compact=compact)
         if text != self._shown:
             self._shown = text
             self.update(text)
 
 
-def status_text(status: Status, now: float) -> Text:
+def status_text(status: Status, now: float, *, compact: bool = False) -> Text:
     dot, style = _CONNECTION_STYLE.get(status.connection, ("?", "red"))
     text = Text()
     text.append(status.who, style="bold")
-    text.append(f" · {status.terminal_id} · {redact(status.server)} · ", style="dim")
+    where = " · " if compact else f" · {status.terminal_id} · {redact(status.server)} · "
+    text.append(where, style="dim")
     text.append(f"{dot} {status.connection}", style=style)
     retry = retry_words(status.retry_at, now)
     if retry:
