@@ -96,8 +96,8 @@ class StoppedOnError(Exception):
     """
 
     def __init__(self, error: BaseException) -> None:
-        self.error = error
         super().__init__(redact(f"softphone stopped on an unexpected error: {error!r}"))
+        self.__cause__ = error
 
     def __rich__(self) -> Text:
         return Text(str(self), style="bold red")
