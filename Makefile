@@ -34,8 +34,8 @@ browser-test: $(STAMP)
 
 # SVG and PNG of every screen from the scripted scenarios in tests/tui/scenarios.py.
 screenshots: $(STAMP)
-	@command -v rsvg-convert >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq librsvg2-bin fonts-firacode; } || \
-		{ echo "screenshots need rsvg-convert: apt-get install librsvg2-bin fonts-firacode"; exit 1; }
+	@command -v rsvg-convert >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq librsvg2-bin fonts-firacode fonts-wqy-microhei; } || \
+		{ echo "screenshots need rsvg-convert: apt-get install librsvg2-bin fonts-firacode fonts-wqy-microhei"; exit 1; }
 	cd tests && ../$(BIN)/python -m tui.make_screenshots ../screenshots
 
 # Start-up, call cycles, push fan-out and RSS of the simulator; table in benchmarks/results.md.

@@ -10,6 +10,7 @@ import click
 
 from softphone import exit_codes
 from softphone.launch import DEFAULT_HOST, DEFAULT_PORT, local_url
+from softphone.logs import DEFAULT_LOG_LEVEL, LOG_LEVELS
 from softphone.server.config import ServerConfig
 
 if TYPE_CHECKING:
@@ -25,8 +26,17 @@ IDLE_TIMEOUT_HELP = "Stop by itself after this many seconds with no request and 
 @click.option("--token", default=None, help="Use this bearer token instead of the simulator's dev login.")
 @click.option("--user-id", type=int, default=None, help="With --token on a server without a directory: who the token is.")
 @click.option("--terminal-id", default=None, help="This terminal's id. Default: unique per run.")
-@click.option("--dial", default=None, help="Call this user (name or id) as soon as the app is up.")
+@click.option("--dial", default=None, metavar="USER", help="Call this user (name or id) as soon as the app is up.")
 @click.option("--video", is_flag=True, help="With --dial: a video call.")
+@click.option("--conversation", default=None, metavar="ID", help="With --dial USER_ID: the conversation id to call in.")
+@click.option("--open-call", default=None, metavar="ID", help="Show this call (by id) as soon as the app is up.")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default=DEFAULT_LOG_LEVEL,
+    show_default=True,
+    help="How much the phone writes to its log (softphone.log in the user log directory).",
+)
 @click.option("--poll", is_flag=True, help="Poll for changes instead of using the push channel.")
 @click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell when a call comes in.")
 @click.pass_context
@@ -39,6 +49,9 @@ def main(
     terminal_id: str | None,
     dial: str | None,
     video: bool,
+    conversation: str | None,
+    open_call: str | None,
+    log_level: str,
     poll: bool,
     no_bell: bool,
 ) -> None:
@@ -50,9 +63,11 @@ def main(
     if ctx.invoked_subcommand is not None:
         return
     from softphone.launch import ensure_local_simulator
-    from softphone.tui.app import AppConfig, SoftphoneApp
+    from softphone.tui.app import AppConfig, run_phone
+    from softphone.tui.options import check_start_options
 
     check_sign_in(user, token)
+    start = check_start_options(dial, video, conversation, open_call)
     background_port = None
     if server_url is None:
         server_url, background_port = ensure_local_simulator(), DEFAULT_PORT
@@ -61,14 +76,16 @@ def main(
         user=user,
         token=token,
         user_id=user_id,
-        dial=dial,
-        video=video,
+        dial=start.dial,
+        video=start.video,
+        conversation_id=start.conversation_id,
+        open_call=start.open_call,
         push_mode="poll" if poll else "auto",
         bell=not no_bell,
         background_port=background_port,
         **({"terminal_id": terminal_id} if terminal_id else {}),
     )
-    SoftphoneApp(config).run()
+    run_phone(config, log_level)
 
 
 def check_sign_in(user: str | None, token: str | None) -> None:

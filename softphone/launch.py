@@ -87,7 +87,7 @@ def free_port() -> int:
 def run_demo(*, user: str, peer: str, answer_after: float, call_me: bool) -> None:
     """A private simulator, a peer that answers, and the phone signed in as ``user``."""
     from softphone.bot import AutoAnswerPeer
-    from softphone.tui.app import AppConfig, SoftphoneApp
+    from softphone.tui.app import AppConfig, run_phone
 
     port = free_port()
     url = local_url(port)
@@ -107,7 +107,7 @@ def run_demo(*, user: str, peer: str, answer_after: float, call_me: bool) -> Non
         thread = threading.Thread(target=run_peer, name="demo-peer", daemon=True)
         thread.start()
         try:
-            SoftphoneApp(AppConfig(server_url=url, user=user, dial=None)).run()
+            run_phone(AppConfig(server_url=url, user=user))
         finally:
             loop.call_soon_threadsafe(task.cancel)
             thread.join(timeout=5)

@@ -17,14 +17,20 @@ Whoever listens reads what happened from ``events()``, an async stream of the ty
 
 Events wait in order until read, so what happens before anyone listens (a history load, an intent) is
 not lost. States that arrive together (a hello, a resync, one polling round) give one ``CallsChanged``.
+
+Signing in never retries by itself: :func:`sign_in_problem` says whether a failure is worth asking the
+user about (a refused token, an unknown user) or worth trying again later, with backoff, because the
+server could not be reached or answered badly; the caller chooses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import partial
 from typing import Protocol
 
@@ -36,6 +42,7 @@ from softphone.api import (
     ConnectionChanged,
     ConnectionState,
     DirectoryUser,
+    InvalidParams,
     MediaStage,
     NetworkQuality,
     RouteNotFound,
@@ -43,10 +50,16 @@ from softphone.api import (
     StatesReceived,
     StreamError,
     StreamEvent,
+    Unauthorized,
+    redact,
 )
 from softphone.core import BUSY_REASON, CallMachine, Phone, Snapshot, Source
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
+
+PROBE_CALL_ID = 0
+"""Never a call: asking for its state checks a token on a server with nothing else to ask (see ``sign_in``)."""
 
 
 def utc_now() -> datetime:
@@ -61,6 +74,71 @@ class Identity:
     name: str
     display_name: str
     terminal_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOffers:
+    """What this server has beyond the documented API: the simulator has both, a real server neither."""
+
+    directory: bool
+    """Users and conversations to dial by name (``/api/dev/directory``); else dial by ids."""
+    call_lists: bool
+    """Active calls and history (``/api/calls/active``, ``/history``), and so, likely, a push channel."""
+
+    def missing(self) -> str:
+        """What is missing, in words for the status line: ``no push, no directory``; empty when nothing is."""
+        gaps = [] if self.call_lists else ["no push"]
+        gaps += [] if self.directory else ["no directory"]
+        return ", ".join(gaps)
+
+
+class NeedsUserId(SoftphoneError):
+    """A token was given without ``user_id`` to a server with no directory to say whose it is."""
+
+    def __init__(self) -> None:
+        super().__init__("this server has no directory to say who the token belongs to: give the user id")
+
+
+class SignInProblem(StrEnum):
+    """Why signing in failed, as far as what to do next goes."""
+
+    TOKEN_REFUSED = "token refused"
+    """40101: this token will not do; ask for another."""
+    USER_UNKNOWN = "user unknown"
+    """The dev login does not know that user (40001); ask who again."""
+    NO_DEV_LOGIN = "no dev login"
+    """The server has no dev login (a real one): ask for a token."""
+    NEEDS_USER_ID = "needs user id"
+    """A token on a server without a directory: ask whose it is."""
+    UNAVAILABLE = "unavailable"
+    """Not reached, timed out, or answered with a server error or garbage: try again later, with backoff."""
+
+
+def sign_in_problem(error: SoftphoneError) -> SignInProblem:
+    match error:
+        case Unauthorized():
+            return SignInProblem.TOKEN_REFUSED
+        case RouteNotFound():
+            return SignInProblem.NO_DEV_LOGIN
+        case InvalidParams():
+            return SignInProblem.USER_UNKNOWN
+        case NeedsUserId():
+            return SignInProblem.NEEDS_USER_ID
+    return SignInProblem.UNAVAILABLE
+
+
+def describe_sign_in_failure(error: SoftphoneError) -> str:
+    """The failure in words, with the server's code and message where it sent them."""
+    match sign_in_problem(error):
+        case SignInProblem.TOKEN_REFUSED:
+            return f"the server refused this token ({describe_error(error)})"
+        case SignInProblem.USER_UNKNOWN:
+            return f"no such user ({describe_error(error)})"
+        case SignInProblem.NO_DEV_LOGIN:
+            return f"this server has no dev login: sign in with a token ({describe_error(error)})"
+        case SignInProblem.NEEDS_USER_ID:
+            return str(error)
+    return describe_error(error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +177,10 @@ class CallStream(Protocol):
 
     def untrack(self, call_id: int) -> None: ...
 
+    def set_call_live(self, live: bool) -> None: ...
+
+    def retry_now(self) -> None: ...
+
     def events(self) -> AsyncIterator[StreamEvent]: ...
 
     async def close(self) -> None: ...
@@ -116,11 +198,13 @@ class Session:
         identity: Identity,
         contacts: list[DirectoryUser],
         *,
+        offers: ServerOffers = ServerOffers(directory=True, call_lists=True),
         clock: Clock = utc_now,
     ) -> None:
         self.client = client
         self.identity = identity
         self.contacts = contacts
+        self.offers = offers
         self.clock = clock
         self.connection: ConnectionState = "connecting"
         self.connection_detail = ""
@@ -139,21 +223,30 @@ class Session:
     ) -> Session:
         """Log in as ``user`` (the simulator's dev login), or trust the client's token as ``user_id``.
 
-        The directory, where the server has one, says who we are and whom we can call. Raises
-        ``SoftphoneError`` when the server cannot be reached or refuses: asking again or retrying is the
-        caller's choice (the TUI asks the user; a bot gives up).
+        The directory, where the server has one, says who we are and whom we can call, and its answer
+        shows the token was accepted. A server without one has nothing that checks a token, so the
+        state of a call that cannot exist (``PROBE_CALL_ID``) is asked for: only a 40101 refuses it.
+        Raises ``SoftphoneError`` (``NeedsUserId`` included) when the server cannot be reached or
+        refuses; :func:`sign_in_problem` says which, and what to do is the caller's choice.
         """
         if user is not None:
             login = await client.login(user)
             user_id, name = login.user_id, login.name
-        else:
-            user_id, name = user_id or 0, str(user_id or "me")
         contacts = await _contacts(client)
-        me = next((c for c in contacts if c.conversation_id is None), None)
+        if contacts is None and user is None:
+            await _check_token(client)
+        me = next((c for c in contacts or [] if c.conversation_id is None), None)
         if me is not None:
             user_id, name = me.user_id, me.name
+        if user_id is None:
+            raise NeedsUserId()
+        if user is None and me is None:
+            name = f"user {user_id}"
+        offers = ServerOffers(directory=contacts is not None, call_lists=await client.offers_ext())
         display = me.display_name if me is not None else name
-        return cls(client, Identity(user_id, name, display, client.terminal_id), contacts, clock=clock)
+        identity = Identity(user_id, name, display, client.terminal_id)
+        log.info("signed in as %s (#%s) on %s; %s", name, user_id, client.base_url, offers.missing() or "full simulator")
+        return cls(client, identity, contacts or [], offers=offers, clock=clock)
 
     def display_name_of(self, user_id: int) -> str:
         for contact in self.contacts:
@@ -197,13 +290,29 @@ class Session:
                     await self._follow_up()
                     continue
                 if isinstance(event, ConnectionChanged):
+                    if event.state != self.connection:
+                        log.info("connection %s: %s", event.state, redact(event.detail))
                     self.connection, self.connection_detail = event.state, event.detail
+                elif isinstance(event, StreamError):
+                    log.warning("push stream: %s", redact(describe_error(event.error)))
                 self._emit(event)
         finally:
             self._queue.put_nowait(None)
 
+    @property
+    def reachable(self) -> bool:
+        """Whether requests can reach the server now: not while the stream finds it ``unreachable``."""
+        return self.connection != "unreachable"
+
+    def reconnect_now(self) -> None:
+        """Cut the stream's wait short: reconnect or poll now (the user asked)."""
+        if self._stream is not None:
+            self._stream.retry_now()
+
     async def load_history(self, limit: int = 20) -> None:
         """Recent calls from before this run, where the server keeps a history (the simulator does)."""
+        if not self.offers.call_lists:
+            return  # a real server has no history endpoint; recent calls then start empty
         try:
             calls = await self.client.history(limit=limit)
         except SoftphoneError:
@@ -217,21 +326,56 @@ class Session:
         """Call a contact (by name, display name or id) and join the RTC channel right away, as callers do."""
         contact = self.contact(user)
         if contact is None:
-            self._emit(RequestFailed(None, None, None, f"No contact named {user!r} in the directory."))
+            where = "in the directory" if self.offers.directory else "(this server has no directory: dial by ids)"
+            self._emit(RequestFailed(None, None, None, f"No contact named {user!r} {where}."))
             return None
         if contact.conversation_id is None:
             self._emit(RequestFailed(None, None, None, f"{contact.display_name} is you: pick someone else to call"))
             return None
-        try:
-            response = await self.client.start_call(contact.conversation_id, contact.user_id, call_type.value)
-        except SoftphoneError as error:
-            text = f"Calling {contact.display_name}: {describe_error(error)}"
-            self._emit(RequestFailed(None, None, error, text))
+        return await self._start_call(contact.user_id, contact.conversation_id, call_type, contact.display_name)
+
+    async def dial_ids(self, user_id: int, conversation_id: int, call_type: CallType) -> CallMachine | None:
+        """Call a user by id in a conversation given by id: all a server without a directory needs."""
+        if user_id == self.identity.user_id:
+            self._emit(RequestFailed(None, None, None, f"User {user_id} is you: pick someone else to call"))
             return None
-        machine = self.phone.start_call(response, contact.user_id, self.clock())
+        return await self._start_call(user_id, conversation_id, call_type, self.display_name_of(user_id))
+
+    async def _start_call(
+        self, user_id: int, conversation_id: int, call_type: CallType, name: str
+    ) -> CallMachine | None:
+        try:
+            response = await self.client.start_call(conversation_id, user_id, call_type.value)
+        except SoftphoneError as error:
+            self._fail(RequestFailed(None, None, error, f"Calling {name}: {describe_error(error)}"))
+            return None
+        machine = self.phone.start_call(response, user_id, self.clock())
+        log.info("call %s placed to %s (#%s)", machine.call_id, name, user_id)
         self._changed([machine.call_id])
         await self._follow_up()
         await self._join_channel(machine)
+        return machine
+
+    async def open_call(self, call_id: int) -> CallMachine | None:
+        """Take up a call by its id, as this terminal's own end (see ``CallMachine.record_opened``).
+
+        Where nothing tells a callee of a call (a server with only the documented API), the caller
+        passes its id on and the callee opens it; the stream then polls it like any call it knows.
+        """
+        try:
+            state = await self.client.call_state(call_id)
+        except SoftphoneError as error:
+            self._fail(RequestFailed(Action.STATE, call_id, error, f"Opening call {call_id}: {describe_error(error)}"))
+            return None
+        routed = self.phone.apply(state, Source.RESYNC, self.clock())
+        if routed is None:
+            self._fail(RequestFailed(Action.STATE, call_id, None, f"Call {call_id} is not between you and someone else."))
+            return None
+        machine, _ = routed
+        machine.record_opened()
+        log.info("call %s opened by id as the %s", call_id, machine.role.value)
+        self._changed([call_id])
+        await self._follow_up()
         return machine
 
     async def accept(self, call_id: int) -> None:
@@ -288,7 +432,7 @@ class Session:
             state = await self.client.call_state(call_id)
         except SoftphoneError as error:
             text = f"Refreshing call {call_id}: {describe_error(error)}"
-            self._emit(RequestFailed(Action.STATE, call_id, error, text))
+            self._fail(RequestFailed(Action.STATE, call_id, error, text))
             return
         self._changed(self._take([state], Source.RESYNC))
 
@@ -315,7 +459,7 @@ class Session:
             code = error.code if isinstance(error, ApiError) else None
             message = error.message if isinstance(error, ApiError) else str(error)
             machine.record_error(action, code, message, self.clock())
-            self._emit(RequestFailed(action, call_id, error, f"{action.value}: {describe_error(error)}"))
+            self._fail(RequestFailed(action, call_id, error, f"{action.value}: {describe_error(error)}"))
             self._changed([call_id])
             if isinstance(error, ApiError):
                 # The server disagreed with what we believed: learn what it holds now.
@@ -351,6 +495,10 @@ class Session:
     def _emit(self, event: SessionEvent) -> None:
         self._queue.put_nowait(event)
 
+    def _fail(self, failure: RequestFailed) -> None:
+        log.warning("%s", redact(failure.text))
+        self._emit(failure)
+
     async def _follow_up(self) -> None:
         """Act on what a change implies: which calls the stream follows, busy rejections, resyncs."""
         self._sync_tracking()
@@ -367,6 +515,7 @@ class Session:
         stream = self._stream
         if stream is None:
             return
+        stream.set_call_live(self.phone.has_live_calls())
         tracked = set(self.phone.tracked_ids())
         for call_id in tracked - stream.tracked:
             stream.track(call_id)
@@ -374,12 +523,24 @@ class Session:
             stream.untrack(call_id)
 
 
-async def _contacts(client: CallClient) -> list[DirectoryUser]:
-    """The simulator's directory; a real server has none, and then there are no contacts."""
+async def _contacts(client: CallClient) -> list[DirectoryUser] | None:
+    """The simulator's directory; ``None`` from a server without one (a real server)."""
     try:
         return (await client.directory()).users
     except RouteNotFound:
-        return []
+        return None
+
+
+async def _check_token(client: CallClient) -> None:
+    """Raise ``Unauthorized`` if the server refuses the client's token; any other answer lets it pass."""
+    try:
+        await client.call_state(PROBE_CALL_ID)
+    except Unauthorized:
+        raise
+    except SoftphoneError as answer:
+        if isinstance(answer, ApiError):
+            return  # the token got past the check; the question itself was never meant to succeed
+        raise
 
 
 def describe_error(error: SoftphoneError) -> str:
@@ -395,10 +556,15 @@ __all__ = [
     "Clock",
     "ConnectionChanged",
     "Identity",
+    "NeedsUserId",
     "RequestFailed",
+    "ServerOffers",
     "Session",
     "SessionEvent",
+    "SignInProblem",
     "StreamError",
     "describe_error",
+    "describe_sign_in_failure",
+    "sign_in_problem",
     "utc_now",
 ]

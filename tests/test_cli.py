@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 from support.server import free_port
 
@@ -70,3 +71,36 @@ def test_the_phone_starts_a_background_simulator_that_outlives_it(tmp_path: Path
         pids = subprocess.run(["pgrep", "-f", f"softphone serve --port {port} "], capture_output=True, text=True)
         for pid in pids.stdout.split():
             os.kill(int(pid), signal.SIGTERM)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--video"], "--video goes with --dial: a video call to whom?"),
+        (["--conversation", "252487239"], "--conversation goes with --dial USER_ID"),
+        (["--dial", "bob", "--conversation", "252487239"], "--conversation needs --dial with a user id (a number), not 'bob'."),
+        (["--dial", "20002", "--conversation", "x1"], "--conversation takes an id, a whole number above 0, not 'x1'."),
+        (["--dial", "20002", "--conversation", "0"], "--conversation takes an id, a whole number above 0, not '0'."),
+        (["--open-call", "-3"], "--open-call takes an id, a whole number above 0, not '-3'."),
+        (["--dial", "bob", "--open-call", "7"], "--dial and --open-call are alternatives: give one."),
+        (["--dial", " "], "--dial takes a contact's name or a user id."),
+    ],
+)
+def test_the_phones_own_options_are_checked_before_it_starts(options: list[str], message: str) -> None:
+    """One line on stderr and exit code 2, before any server is looked for (port 1 answers nothing)."""
+    result = CliRunner().invoke(main, ["--server", "http://127.0.0.1:1", *options])
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"softphone: {message}")
+
+
+def test_a_bad_option_is_one_line_from_the_real_command() -> None:
+    command = [sys.executable, "-m", "softphone", "--server", "http://127.0.0.1:1", "--video"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "softphone: --video goes with --dial: a video call to whom?\n"
+
+
+def test_the_log_level_is_one_of_four() -> None:
+    result = CliRunner().invoke(main, ["--server", "http://127.0.0.1:1", "--log-level", "loud"])
+    assert result.exit_code == 2 and "loud" in result.stderr

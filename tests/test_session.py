@@ -25,12 +25,28 @@ from softphone.api import (
     ConnectionChanged,
     DirectoryUser,
     InvalidParams,
+    ProtocolError,
+    RouteNotFound,
+    ServerUnreachable,
+    ServiceUnavailable,
+    SoftphoneError,
     StatesReceived,
     StreamError,
     StreamEvent,
     Unauthorized,
 )
-from softphone.session import CallsChanged, Identity, RequestFailed, Session, SessionEvent
+from softphone.session import (
+    CallsChanged,
+    Identity,
+    NeedsUserId,
+    RequestFailed,
+    ServerOffers,
+    Session,
+    SessionEvent,
+    SignInProblem,
+    describe_sign_in_failure,
+    sign_in_problem,
+)
 
 ALICE, BOB, CAROL = 10001, 20002, 30003
 NOW = datetime(2026, 7, 5, 10, 5, 0, tzinfo=UTC)
@@ -44,6 +60,8 @@ class ScriptedStream:
         self._queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
         self._tracked: set[int] = set()
         self.closed = False
+        self.call_live = False
+        self.retries_asked = 0
 
     @property
     def tracked(self) -> frozenset[int]:
@@ -54,6 +72,12 @@ class ScriptedStream:
 
     def untrack(self, call_id: int) -> None:
         self._tracked.discard(call_id)
+
+    def set_call_live(self, live: bool) -> None:
+        self.call_live = live
+
+    def retry_now(self) -> None:
+        self.retries_asked += 1
 
     def feed(self, event: StreamEvent) -> None:
         self._queue.put_nowait(event)
@@ -258,3 +282,110 @@ async def test_leaving_ends_each_call_of_this_terminal_as_its_state_allows() -> 
         ("POST", "/api/calls/1/hangup"), ("POST", "/api/calls/2/reject"),
     ]
     assert session.phone.calls_to_leave() == []
+# ---------------------------------------------------------------------------------- a documented-only server
+
+
+def documented_server(token_ok: bool = True) -> ScriptedServer:
+    """No directory, no call lists: the probe for a call that cannot exist is what checks the token."""
+    probe = refuse(40001, "参数错误: call_id") if token_ok else refuse(40101, "未登录或令牌无效")
+    return ScriptedServer({("GET", "/api/calls/0/state"): probe})
+
+
+def token_client(server: ScriptedServer) -> CallClient:
+    return CallClient("http://sim.test", terminal_id="bob-1", token="tok", transport=httpx.MockTransport(server))
+
+
+async def test_a_token_and_user_id_sign_in_where_there_is_no_directory() -> None:
+    server = documented_server()
+    session = await Session.sign_in(token_client(server), user_id=BOB)
+    assert session.identity == Identity(BOB, "user 20002", "user 20002", "bob-1")
+    assert (session.contacts, session.offers) == ([], ServerOffers(directory=False, call_lists=False))
+    assert session.offers.missing() == "no push, no directory"
+    assert [(method, path) for method, path, _ in server.requests] == [
+        ("GET", "/api/dev/directory"), ("GET", "/api/calls/0/state"), ("GET", "/api/calls/active"),
+    ]
+
+
+async def test_a_refused_token_is_told_apart_from_everything_else() -> None:
+    with pytest.raises(Unauthorized) as refused:
+        await Session.sign_in(token_client(documented_server(token_ok=False)), user_id=BOB)
+    assert sign_in_problem(refused.value) is SignInProblem.TOKEN_REFUSED
+    assert describe_sign_in_failure(refused.value) == "the server refused this token (40101 未登录或令牌无效)"
+
+
+async def test_a_token_without_a_user_id_where_there_is_no_directory_asks_whose_it_is() -> None:
+    with pytest.raises(NeedsUserId) as missing:
+        await Session.sign_in(token_client(documented_server()))
+    assert sign_in_problem(missing.value) is SignInProblem.NEEDS_USER_ID
+
+
+@pytest.mark.parametrize(
+    ("error", "problem"),
+    [
+        (InvalidParams("参数错误: user: no such user 'nobody'"), SignInProblem.USER_UNKNOWN),
+        (RouteNotFound(), SignInProblem.NO_DEV_LOGIN),
+        (ServiceUnavailable(), SignInProblem.UNAVAILABLE),
+        (ServerUnreachable("refused"), SignInProblem.UNAVAILABLE),
+        (ProtocolError("not JSON"), SignInProblem.UNAVAILABLE),
+    ],
+)
+def test_what_a_sign_in_failure_asks_for(error: SoftphoneError, problem: SignInProblem) -> None:
+    assert sign_in_problem(error) is problem
+
+
+async def listening(session: Session, stream: ScriptedStream) -> AsyncIterator[SessionEvent]:
+    """The session's events, once it follows ``stream`` (a generator starts at its first read)."""
+    events = session.events(stream)
+    stream.feed(ConnectionChanged("polling", "no push channel"))
+    assert isinstance(await next_event(events), ConnectionChanged)
+    return events
+
+
+async def test_dial_by_ids_needs_no_directory() -> None:
+    started = {"call_id": 9, "conversation_id": 252487239, "call_type": "video", "biz_type": "single",
+               "status": "calling", "timeout_seconds": 30, "version": 1, "channel_name": "call_9_252487239",
+               "app_id": "app", "caller_uid": "20002", "rtc_token": "rtc", "expire_at": None}  # fmt: skip
+    server = ScriptedServer({
+        ("POST", "/api/calls/session"): ok(started),
+        ("POST", "/api/calls/9/media-state"): ok({"call_id": 9, "status": "calling", "version": 1}),
+    })
+    session, stream = bob_session(server), ScriptedStream()
+    events = await listening(session, stream)
+    machine = await session.dial_ids(ALICE, 252487239, CallType.VIDEO)
+    assert machine is not None and machine.placed_here and machine.peer_name == "user 10001"
+    assert server.requests[0] == ("POST", "/api/calls/session", {
+        "conversation_id": 252487239, "target_user_id": ALICE, "call_type": "video", "biz_type": "single", "terminal_id": "bob-1",
+    })  # fmt: skip
+    assert stream.tracked == {9} and stream.call_live is True, "a call live: the stream must come back fast"
+    assert await session.dial_ids(BOB, 1, CallType.AUDIO) is None  # yourself: refused before any request
+    await rest(events, stream)
+
+
+async def test_open_call_takes_up_a_call_by_its_id_and_follows_it() -> None:
+    ringing = state(7, ALICE, BOB).model_dump(mode="json", exclude={"accepted_terminal_id", "created_at", "timeout_seconds",
+                                                                     "caller_terminal_id", "ended_by_user_id",
+                                                                     "ended_by_terminal_id", "media"})  # fmt: skip
+    server = ScriptedServer({
+        ("GET", "/api/calls/7/state"): ok(ringing),
+        ("GET", "/api/calls/8/state"): refuse(41001, "通话不存在"),
+    })
+    session, stream = bob_session(server), ScriptedStream()
+    events = await listening(session, stream)
+    machine = await session.open_call(7)
+    assert machine is not None and machine.opened_here and machine.allowed_actions() == {Action.ACCEPT, Action.REJECT}
+    assert stream.tracked == {7} and stream.call_live
+    assert await session.open_call(8) is None
+    opened, refused = await rest(events, stream)
+    assert opened == CallsChanged((7,))
+    assert isinstance(refused, RequestFailed) and refused.text == "Opening call 8: 41001 通话不存在"
+
+
+async def test_reconnect_now_asks_the_stream() -> None:
+    session, stream = bob_session(ScriptedServer()), ScriptedStream()
+    events = session.events(stream)
+    stream.feed(ConnectionChanged("unreachable", "refused", retry_at=99.0))
+    assert await next_event(events) == ConnectionChanged("unreachable", "refused", retry_at=99.0)
+    assert not session.reachable
+    session.reconnect_now()
+    assert stream.retries_asked == 1
+    await rest(events, stream)

@@ -48,7 +48,7 @@ def test_the_call_controller_and_the_bot_load_no_ui_and_no_server() -> None:
 def test_the_screens_do_not_import_the_app() -> None:
     """The app imports the screens; a screen that needs the app asks through ``PhoneHost``."""
     screens = ", ".join(
-        f"softphone.tui.screens.{name}" for name in ("home", "outgoing", "incoming", "in_call", "ended", "login")
+        f"softphone.tui.screens.{name}" for name in ("home", "outgoing", "incoming", "in_call", "ended", "login", "by_id")
     )
     script = f"import sys, {screens}\nprint('softphone.tui.app' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)

@@ -11,6 +11,7 @@ and raises only ``SoftphoneError`` subclasses (the tree is drawn in ``_errors``)
 ``PushStream(client, mode="auto"|"push"|"poll")`` yields ``StatesReceived``, ``ConnectionChanged``
 and ``StreamError`` events from ``events()``, over the simulator's WebSocket or by polling,
 resynchronising after every reconnect; ``track``/``untrack`` name the calls it must follow.
+``redact(text)`` and ``short_token(token)`` keep tokens out of everything a person or a log reads.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ from softphone.api._models import (
     server_frame_adapter,
     success,
 )
+from softphone.api._redact import redact, short_token
 from softphone.api._rules import (
     RULES,
     START_REFUSALS,
@@ -120,6 +122,7 @@ if TYPE_CHECKING:
     from softphone.api._backoff import Backoff
     from softphone.api._client import CallClient
     from softphone.api._push import (
+        LIVE_CALL_BACKOFF,
         ConnectionChanged,
         ConnectionState,
         PushStream,
@@ -135,6 +138,7 @@ _LAZY = {
     "Backoff": "softphone.api._backoff",
     "CallClient": "softphone.api._client",
     "ConnectionChanged": "softphone.api._push",
+    "LIVE_CALL_BACKOFF": "softphone.api._push",
     "ConnectionState": "softphone.api._push",
     "PushStream": "softphone.api._push",
     "SnapshotSource": "softphone.api._push",
@@ -159,6 +163,7 @@ __all__ = [
     "ABANDONED_REASON",
     "EXT_MARK",
     "IN_PROGRESS_STATUSES",
+    "LIVE_CALL_BACKOFF",
     "LIVE_STATUSES",
     "NETWORK_QUALITY_MAX",
     "REASON_MAX",
@@ -253,7 +258,9 @@ __all__ = [
     "failure",
     "format_timestamp",
     "is_missing_route",
+    "redact",
     "ring_deadline",
     "server_frame_adapter",
+    "short_token",
     "success",
 ]

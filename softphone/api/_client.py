@@ -139,8 +139,9 @@ class CallClient:
         body = settings.model_dump(mode="json", exclude_defaults=True)
         return await self._request("PUT", "/api/dev/faults", FaultSettings, json=body)
 
-    async def health(self) -> HealthData:
-        return await self._request("GET", "/healthz", HealthData, retry=True)
+    async def health(self, *, retry: bool = True) -> HealthData:
+        """``/healthz``; ``retry=False`` for a probe that must answer at once whether the server is up."""
+        return await self._request("GET", "/healthz", HealthData, retry=retry)
 
     # ------------------------------------------------------------------ documented call API
 

@@ -8,6 +8,12 @@ it is there and polls when it is not, so the caller reads the same events either
         async for event in stream.events():   # StatesReceived | ConnectionChanged | StreamError
             ...
 
+Every retry waits its backoff (``Backoff``); while a call is live (``set_call_live``) the wait is
+capped low (``live_backoff``, at most 2 s by design) so a restarted server hears from the phone at
+once. Between attempts the stream probes ``/healthz`` (one cheap request, no retries): while nothing
+answers it says ``unreachable``, and it tries the push channel as soon as the server answers again.
+Each wait is announced with ``retry_at``, and ``retry_now()`` cuts it short.
+
 Delivery is at most once per connection and states may repeat or arrive out of order across a
 reconnect: the caller keeps per-call versions (``softphone.core`` does) and drops what is not newer.
 After every (re)connect the stream resynchronises: the hello's states, then ``GET state`` for each
@@ -54,7 +60,8 @@ from softphone.api._models import (
     server_frame_adapter,
 )
 
-ConnectionState = Literal["connecting", "connected", "reconnecting", "polling", "closed"]
+ConnectionState = Literal["connecting", "connected", "reconnecting", "unreachable", "polling", "closed"]
+"""``unreachable``: the server does not answer HTTP at all, so no request can reach it now."""
 SnapshotSource = Literal["push", "poll", "resync", "hello"]
 StreamMode = Literal["auto", "push", "poll"]
 
@@ -64,6 +71,9 @@ PONG_FRAME = '{"type": "pong"}'
 # Close codes the simulator uses instead of an HTTP refusal once the socket is open.
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_INVALID_PARAMS = 4400
+
+LIVE_CALL_BACKOFF = Backoff(initial=0.25, maximum=2.0, factor=2.0, jitter=0.5)
+"""Retries while a call is live: never more than 2 s apart, so the phone is back within 2 s of the server."""
 
 
 @dataclass(frozen=True)
@@ -76,10 +86,15 @@ class StatesReceived:
 
 @dataclass(frozen=True)
 class ConnectionChanged:
-    """The stream's link to the server changed; ``detail`` says why, for display."""
+    """The stream's link to the server changed; ``detail`` says why, for display.
+
+    ``retry_at`` is when the next attempt is due, on the event loop's clock (``loop.time()``), while
+    the stream waits to retry; ``None`` otherwise.
+    """
 
     state: ConnectionState
     detail: str
+    retry_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -106,9 +121,11 @@ class PushStream:
     ``mode``: ``"push"`` uses only the WebSocket and reconnects forever; ``"poll"`` only polls;
     ``"auto"`` uses the WebSocket and falls back to polling for good when the server has none (the
     handshake is answered 404/405, or the very first connection is refused while HTTP answers).
-    Reconnects wait ``backoff.delay(attempt, rng)``; pass a seeded ``rng`` and a short ``backoff``
-    in tests. The token is read from ``client`` at every connect, so a new login takes effect on
-    the next reconnect. One consumer iterates ``events()``.
+    Reconnects wait ``backoff.delay(attempt, rng)``, or ``live_backoff``'s while a call is live;
+    pass a seeded ``rng`` and short backoffs in tests. The token is read from ``client`` at every
+    connect, so a new token takes effect at the next attempt (``retry_now`` makes that now). A
+    refused token always waits the long ``backoff``: asking again soon would be refused again. One
+    consumer iterates ``events()``.
     """
 
     def __init__(
@@ -122,6 +139,7 @@ class PushStream:
         pong_timeout: float = 10.0,
         open_timeout: float = 10.0,
         backoff: Backoff = Backoff(),
+        live_backoff: Backoff = LIVE_CALL_BACKOFF,
         rng: random.Random | None = None,
     ) -> None:
         self.mode = mode
@@ -130,6 +148,8 @@ class PushStream:
         self.pong_timeout = pong_timeout
         self.open_timeout = open_timeout
         self.backoff = backoff
+        self.live_backoff = live_backoff
+        self.call_live = False
         self._client = client
         self._ws_url = ws_url
         self._rng = rng or random.Random()
@@ -143,6 +163,9 @@ class PushStream:
         self._poll_active = True
         self._polled_versions: dict[int, int] = {}
         self._poll_errors: dict[int, str] = {}
+        self._wake = asyncio.Event()
+        self._retry_requested = False
+        self._token_refused = False
 
     @property
     def ws_url(self) -> str:
@@ -165,6 +188,18 @@ class PushStream:
         self._tracked.discard(call_id)
         self._polled_versions.pop(call_id, None)
         self._poll_errors.pop(call_id, None)
+
+    def set_call_live(self, live: bool) -> None:
+        """Whether a call is live: then retries wait at most ``live_backoff`` (a waiting retry is shortened)."""
+        if live and not self.call_live:
+            self._wake.set()
+        self.call_live = live
+
+    def retry_now(self) -> None:
+        """Cut the current wait short: reconnect, or poll, at once (the user asked, or the token changed)."""
+        self._retry_requested = True
+        self._token_refused = False
+        self._wake.set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -233,6 +268,7 @@ class PushStream:
         attempt = 0
         while True:
             self._session_connected = False
+            self._retry_requested = False
             try:
                 why_ended = await self._connect_and_serve()
             except _PushUnavailable as unavailable:
@@ -240,10 +276,53 @@ class PushStream:
                 return
             if self._session_connected:
                 attempt = 0
-            delay = self.backoff.delay(attempt, self._rng)
+            attempt = await self._back_off(attempt, why_ended, "reconnecting")
+
+    def _backoff_now(self) -> Backoff:
+        if self.call_live and not self._token_refused:
+            return self.live_backoff
+        return self.backoff
+
+    async def _pause(self, attempt: int, state: ConnectionState, why: str) -> None:
+        """Wait retry number ``attempt``'s delay, announced with its ``retry_at``.
+
+        ``retry_now`` ends the wait at once; a call going live shortens it to the live backoff.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._backoff_now().delay(attempt, self._rng)
+        while True:
+            self._emit(ConnectionChanged(state, why, retry_at=deadline))
+            if not await self._sleep_until(deadline):
+                return
+            if self._retry_requested:
+                self._retry_requested = False
+                return
+            deadline = min(deadline, loop.time() + self._backoff_now().delay(attempt, self._rng))
+
+    async def _sleep_until(self, deadline: float) -> bool:
+        """Sleep until ``deadline`` on the loop's clock; ``True`` if woken early (``retry_now``, a live call)."""
+        self._wake.clear()
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._wake.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _back_off(self, attempt: int, why: str, state: ConnectionState) -> int:
+        """After failed attempt number ``attempt``: wait at least once, and return the next number.
+
+        A server that answers ``/healthz`` is waited for in ``state``, then asked again; one that does
+        not is ``unreachable`` and probed after every wait, and asked again as soon as it answers.
+        """
+        if await self._http_answers():
+            await self._pause(attempt, state, why)
+            return attempt + 1
+        while True:
+            await self._pause(attempt, "unreachable", f"the server does not answer ({why})")
             attempt += 1
-            self._emit(ConnectionChanged("reconnecting", f"{why_ended}; retrying in {delay:.1f}s"))
-            await asyncio.sleep(delay)
+            if await self._http_answers():
+                return attempt
 
     async def _connect_and_serve(self) -> str:
         """One WebSocket connection, from handshake to its end; returns why it ended."""
@@ -265,6 +344,7 @@ class PushStream:
                 return "connection lost without a close frame"
             # The reason carries no message worth more than the documented one.
             if close.code == CLOSE_UNAUTHORIZED:
+                self._token_refused = True
                 self._emit(StreamError(Unauthorized()))
             elif close.code == CLOSE_INVALID_PARAMS:
                 self._emit(StreamError(InvalidParams()))
@@ -295,13 +375,14 @@ class PushStream:
             )
         else:
             error = error_for(envelope.code, envelope.message)
+        self._token_refused = isinstance(error, Unauthorized)
         self._emit(StreamError(error))
         return f"handshake refused (HTTP {status})"
 
     async def _http_answers(self) -> bool:
-        """Whether the HTTP side is up: any answer, even a 404 for ``/healthz``, counts."""
+        """Whether the HTTP side is up: any answer, even a 404 for ``/healthz``, counts. One request."""
         try:
-            await self._client.health()
+            await self._client.health(retry=False)
         except TransportError:
             return False
         except SoftphoneError:
@@ -313,6 +394,7 @@ class PushStream:
         async with asyncio.timeout(self.open_timeout):
             first = self._parse(await websocket.recv())
         self._pushed_before = self._session_connected = True
+        self._token_refused = False
         hello = first if isinstance(first, HelloFrame) else None
         as_user = f" as user {hello.data.user_id}" if hello else ""
         self._emit(ConnectionChanged("connected", f"{self.ws_url}{as_user}"))
@@ -376,19 +458,28 @@ class PushStream:
 
     async def _poll_forever(self, why: str) -> None:
         self._emit(ConnectionChanged("polling", f"{why}; polling every {self.poll_interval}s"))
-        reachable = True
+        loop = asyncio.get_running_loop()
+        attempt = 0
         while True:
+            self._retry_requested = False
             try:
                 await self._poll_once()
             except TransportError as error:
-                if reachable:
-                    self._emit(ConnectionChanged("reconnecting", str(error)))
-                reachable = False
-            else:
-                if not reachable:
-                    self._emit(ConnectionChanged("polling", "the server answers again"))
-                reachable = True
-            await asyncio.sleep(self.poll_interval)
+                attempt = await self._back_off(attempt, str(error), "polling")
+                continue
+            except Unauthorized as refused:
+                # Every call would be refused alike: say it once, then ask again only after the long backoff.
+                if not self._token_refused:
+                    self._emit(StreamError(refused))
+                self._token_refused = True
+                await self._pause(attempt, "polling", "the server refused this token")
+                attempt += 1
+                continue
+            if attempt:
+                self._emit(ConnectionChanged("polling", "the server answers again"))
+            self._token_refused = False
+            attempt = 0
+            await self._sleep_until(loop.time() + self.poll_interval)
 
     async def _poll_once(self) -> None:
         """One round: active calls (where the server lists them), then tracked calls not listed."""
@@ -397,7 +488,7 @@ class PushStream:
         if self._poll_active:
             try:
                 active = await self._client.active_calls()
-            except TransportError:
+            except (TransportError, Unauthorized):
                 raise
             except SoftphoneError as error:
                 if is_missing_route(error):
@@ -411,7 +502,7 @@ class PushStream:
         for call_id in sorted(self._tracked - listed):
             try:
                 state = await self._client.call_state(call_id)
-            except TransportError:
+            except (TransportError, Unauthorized):
                 self._emit_polled(changed)
                 raise
             except SoftphoneError as error:

@@ -4,7 +4,16 @@ Importing it loads the wire layer of ``softphone.api`` (pydantic models and rule
 talks to a network or draws a screen.
 """
 
-from softphone.core.machine import USER_ACTIONS, CallFacts, CallMachine, Outcome, Role, RtcCredentials, Snapshot
+from softphone.core.machine import (
+    USER_ACTIONS,
+    CallFacts,
+    CallMachine,
+    EndedBy,
+    Outcome,
+    Role,
+    RtcCredentials,
+    Snapshot,
+)
 from softphone.core.phone import BUSY_REASON, Phone
 from softphone.core.timeline import Marker, Source, TimelineEntry
 
@@ -13,6 +22,7 @@ __all__ = [
     "USER_ACTIONS",
     "CallFacts",
     "CallMachine",
+    "EndedBy",
     "Marker",
     "Outcome",
     "Phone",

@@ -44,6 +44,17 @@ class Role(StrEnum):
     CALLEE = "callee"
 
 
+class EndedBy(StrEnum):
+    """Who ended a call, as far as this terminal knows: what it did itself, or what the server said."""
+
+    THIS_TERMINAL = "this terminal"
+    MY_OTHER_TERMINAL = "another terminal of this user"
+    ME_SOMEWHERE = "this user, on a terminal not named"
+    PEER = "the other party"
+    SERVER = "the server"
+    UNKNOWN = "unknown"
+
+
 class Outcome(StrEnum):
     APPLIED = "applied"
     GAP = "gap"
@@ -101,6 +112,9 @@ class CallFacts:
     accepted_terminal_id: str | None = None
     created_at: datetime | None = None
     timeout_seconds: int | None = None
+    caller_terminal_id: str | None = None
+    ended_by_user_id: int | None = None
+    ended_by_terminal_id: str | None = None
 
 
 _FACT_FIELDS = tuple(field.name for field in dataclasses.fields(CallFacts) if field.name != "call_id")
@@ -109,6 +123,14 @@ _FACT_FIELDS = tuple(field.name for field in dataclasses.fields(CallFacts) if fi
 def _facts_from(snapshot: Snapshot) -> dict[str, object]:
     """The fields a snapshot states, whatever its shape (partial responses state only a few)."""
     return {name: getattr(snapshot, name) for name in _FACT_FIELDS if name in type(snapshot).model_fields}
+
+
+def _says_who_ended(snapshot: Snapshot) -> bool:
+    """Whether a full state names who ended the call (*ext*); then a null user means the server did.
+
+    A server without the field (the documented API) says nothing either way, which is not a null.
+    """
+    return isinstance(snapshot, CallState) and "ended_by_user_id" in snapshot.model_fields_set
 
 
 class CallMachine:
@@ -135,7 +157,9 @@ class CallMachine:
         self.needs_resync = False
         self.accepted_here = False
         self.placed_here = False
+        self.opened_here = False
         self.ended_by_me = False
+        self.ender_stated = False
         self.media_stage: str | None = None
         self.network_quality: str | None = None
         self._first_seen_at: datetime | None = None
@@ -160,6 +184,7 @@ class CallMachine:
         if self._first_seen_at is None:
             self._first_seen_at = at
         self._take_rtc(snapshot)
+        self._take_terminals(snapshot)
         incoming = snapshot.version
         current = self.facts.version
         if incoming < current:
@@ -219,6 +244,15 @@ class CallMachine:
         if self._over_seen_at is None and self.is_over:
             self._over_seen_at = at
 
+    def _take_terminals(self, snapshot: Snapshot) -> None:
+        """What a full state says about terminals (*ext*): that this one placed the call, who ended it."""
+        if not isinstance(snapshot, CallState):
+            return
+        if self.role is Role.CALLER and snapshot.caller_terminal_id == self.my_terminal_id:
+            self.placed_here = True  # also after a restart with the same terminal id
+        if _says_who_ended(snapshot) and snapshot.status in TERMINAL_STATUSES:
+            self.ender_stated = True
+
     def _take_rtc(self, snapshot: Snapshot) -> None:
         if isinstance(snapshot, StartCallData):
             uid = snapshot.caller_uid
@@ -274,6 +308,15 @@ class CallMachine:
         """Our own reject, cancel or hangup ended the call: the words say "you"."""
         self.ended_by_me = True
 
+    def record_opened(self) -> None:
+        """The user opened this call by its id: this terminal takes it up as its own end of the call.
+
+        Where nothing tells a terminal of its calls (a server with only the documented API), opening
+        one is how it becomes this terminal's: the caller's to cancel or hang up, the callee's to
+        answer, reject or hang up, unless the server names another terminal that answered it.
+        """
+        self.opened_here = True
+
     def record_media(self, stage: str, network_quality: str | None) -> None:
         """What this terminal last reported successfully."""
         self.media_stage = stage
@@ -305,6 +348,8 @@ class CallMachine:
             return False
         if self.facts.accepted_terminal_id is not None:
             return self.facts.accepted_terminal_id != self.my_terminal_id
+        if self.opened_here:
+            return False  # the user took the call up here; the server did not say who answered
         return self.facts.status in IN_PROGRESS_STATUSES or (
             self.facts.status == CallStatus.ENDED and self.facts.accepted_at is not None
         )
@@ -313,18 +358,18 @@ class CallMachine:
     def mine_in_progress(self) -> bool:
         """This terminal is a live end of the call (not a sibling terminal watching)."""
         if self.role is Role.CALLER:
-            return self.is_in_progress and self.placed_here
+            return self.is_in_progress and self.is_my_end
         return self.is_in_progress and not self.answered_elsewhere
 
     @property
     def is_my_end(self) -> bool:
         """This terminal is (or may become) an end of the call, not a sibling terminal watching.
 
-        The caller's end is the terminal that placed it; any terminal of the callee may answer a
-        ringing call, and the one that accepted it is the callee's end from then on.
+        The caller's end is the terminal that placed it (or opened it by id); any terminal of the
+        callee may answer a ringing call, and the one that accepted it is the callee's end from then on.
         """
         if self.role is Role.CALLER:
-            return self.placed_here
+            return self.placed_here or self.opened_here
         return self.is_ringing or not self.answered_elsewhere
 
     def allowed_actions(self) -> frozenset[Action]:
@@ -403,30 +448,75 @@ class CallMachine:
             return f"In call with {self.peer_name}"
         return f"Status: {status}"
 
+    def ended_by(self) -> EndedBy | None:
+        """Who ended the call, from what is known; ``None`` while it is not over.
+
+        Known means: this terminal did it (in this run), the server said so (*ext*
+        ``ended_by_user_id``/``ended_by_terminal_id``; a null user is the server itself), the end
+        reason is the server's (a ring timeout), or the documented rules leave one party (only the
+        callee rejects, only the caller cancels; not from which terminal).
+        """
+        if not self.is_over:
+            return None
+        if self.ended_by_me:
+            return EndedBy.THIS_TERMINAL
+        facts = self.facts
+        if self.ender_stated:
+            if facts.ended_by_user_id is None:
+                return EndedBy.SERVER
+            if facts.ended_by_user_id == self.peer_user_id:
+                return EndedBy.PEER
+            if facts.ended_by_user_id != self.my_user_id:
+                return EndedBy.UNKNOWN
+            if facts.ended_by_terminal_id is None:
+                return EndedBy.ME_SOMEWHERE
+            if facts.ended_by_terminal_id == self.my_terminal_id:
+                return EndedBy.THIS_TERMINAL
+            return EndedBy.MY_OTHER_TERMINAL
+        if facts.end_reason == EndReason.NO_ANSWER_TIMEOUT:
+            return EndedBy.SERVER
+        acting_role = _ONLY_ROLE_THAT_ENDS.get(facts.status or "")
+        if acting_role is None:
+            return EndedBy.UNKNOWN
+        return EndedBy.ME_SOMEWHERE if acting_role is self.role else EndedBy.PEER
+
     def end_description(self) -> str:
-        """Who ended the call and why, in words; unknown reasons are shown as they are."""
+        """Who ended the call and why, in words that claim only what ``ended_by`` knows.
+
+        Where nobody is known, the server's status and reason as they are: ``Ended · local_hangup``.
+        """
         reason = self.facts.end_reason
-        status = self.facts.status
+        status = self.facts.status or "ended"
         if self.answered_elsewhere:
-            return "Answered on another terminal"
+            return "Answered on another terminal" if self.facts.accepted_terminal_id else "Answered, not here"
         if reason == EndReason.NO_ANSWER_TIMEOUT:
             return "No answer: the call rang out"
-        if reason == EndReason.CALLEE_BUSY:
-            return f"{self.peer_name} is busy" if self.role is Role.CALLER else "Declined: busy"
-        # A reject or cancel may carry any reason; one we have no words for is shown as it is.
+        who = self.ended_by()
+        if reason == EndReason.CALLEE_BUSY and who is EndedBy.PEER and self.role is Role.CALLER:
+            return f"{self.peer_name} is busy"
+        if reason == EndReason.CALLEE_BUSY and who in _MINE and self.role is Role.CALLEE:
+            return "Declined: busy"
+        words = _END_WORDS.get(status)
+        if words is None or who not in (EndedBy.THIS_TERMINAL, EndedBy.PEER, EndedBy.MY_OTHER_TERMINAL):
+            return _neutral(status, reason)
+        mine, peers, elsewhere = words
+        sentence = {EndedBy.THIS_TERMINAL: mine, EndedBy.PEER: peers, EndedBy.MY_OTHER_TERMINAL: elsewhere}[who]
+        # A reason we have no words for is shown as it is, after the words we do have.
         unknown = f" ({reason})" if reason and reason not in _KNOWN_REASONS else ""
-        if status == CallStatus.REJECTED or reason == EndReason.USER_REJECT:
-            if self.role is Role.CALLER:
-                return f"{self.peer_name} declined the call{unknown}"
-            words = "You declined the call" if self.ended_by_me else "Declined on another terminal"
-            return words + unknown
-        if status == CallStatus.CANCELLED or reason == EndReason.CALLER_CANCEL:
-            if self.role is Role.CALLEE:
-                return f"{self.peer_name} cancelled the call{unknown}"
-            words = "You cancelled the call" if self.ended_by_me else "Cancelled on another terminal"
-            return words + unknown
-        if reason == EndReason.LOCAL_HANGUP:
-            return "You hung up" if self.ended_by_me else f"{self.peer_name} hung up"
-        if reason:
-            return f"Call {status or 'ended'}: {reason}"
-        return f"Call {status}"
+        return sentence.format(peer=self.peer_name) + unknown
+
+
+_ONLY_ROLE_THAT_ENDS = {CallStatus.REJECTED.value: Role.CALLEE, CallStatus.CANCELLED.value: Role.CALLER}
+"""The documented rules: only the callee rejects (41004 otherwise), only the caller cancels (41005)."""
+_MINE = frozenset({EndedBy.THIS_TERMINAL, EndedBy.MY_OTHER_TERMINAL, EndedBy.ME_SOMEWHERE})
+_END_WORDS: dict[str, tuple[str, str, str]] = {
+    # status: (this terminal did it, the other party did, another terminal of mine did)
+    CallStatus.REJECTED.value: ("You declined the call", "{peer} declined the call", "Declined on your other terminal"),
+    CallStatus.CANCELLED.value: ("You cancelled the call", "{peer} cancelled the call", "Cancelled on your other terminal"),
+    CallStatus.ENDED.value: ("You hung up", "{peer} hung up", "Hung up on your other terminal"),
+}
+
+
+def _neutral(status: str, reason: str | None) -> str:
+    """The server's own words for an end nobody is named for: ``Ended · local_hangup``."""
+    return f"{status.capitalize()} · {reason}" if reason else status.capitalize()

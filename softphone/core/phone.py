@@ -75,13 +75,20 @@ class Phone:
         return [call_id for call_id, machine in self.calls.items() if not machine.is_over]
 
     def live_call(self) -> CallMachine | None:
-        """The call this terminal is busy with: placed here, or accepted here, and not over."""
+        """The call this terminal is busy with: placed (or opened) here as the caller, or answered here."""
         for machine in self.calls.values():
             if machine.is_over:
                 continue
-            if machine.placed_here or machine.mine_in_progress:
+            if (machine.role is Role.CALLER and machine.is_my_end) or machine.mine_in_progress:
                 return machine
         return None
+
+    def has_live_calls(self) -> bool:
+        """Whether any call here is live: one this terminal is an end of, or one ringing to answer.
+
+        While there is, the stream must come back fast after an outage (its short backoff).
+        """
+        return any(not machine.is_over and machine.is_my_end for machine in self.calls.values())
 
     def ringing_calls(self) -> list[CallMachine]:
         """Incoming calls still ringing, oldest first (by call id, as ``history``; not the order learned)."""

@@ -247,9 +247,9 @@ def build_openapi(app: FastAPI, directory: Directory) -> dict[str, Any]:
         # An unknown user is a 40001, so the schema names the users there are: schema and server agree.
         schemas[LoginRequest.__name__]["properties"]["user"] = {
             "title": "User",
-            "description": "A directory user, by name or by id.",
+            "description": "A directory user, by name, display name or id.",
             "anyOf": [
-                {"type": "string", "enum": [user.name for user in directory.users]},
+                {"type": "string", "enum": directory.login_names()},
                 {"type": "integer", "enum": [user.user_id for user in directory.users]},
             ],
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,13 @@ class Directory:
         self._by_name = {user.name: user for user in self.users}
         if len(self._by_id) != len(self.users) or len(self._by_name) != len(self.users):
             raise ValueError("directory: user ids and names must be unique")
+        # The phone shows display names ("Alice"), so a login may use one, where it names one user only.
+        display_names = Counter(user.display_name for user in self.users)
+        self._by_display_name = {
+            user.display_name: user
+            for user in self.users
+            if display_names[user.display_name] == 1 and user.display_name not in self._by_name
+        }
 
     @classmethod
     def load(cls, path: Path = BUNDLED_DIRECTORY) -> Directory:
@@ -60,12 +68,17 @@ class Directory:
         return self._by_id.get(user_id)
 
     def find(self, key: str | int) -> User | None:
-        """A login names a user or gives its id, as an int or as decimal digits."""
+        """A login names a user (or gives the display name the phone shows), or gives its id."""
         if isinstance(key, int):
             return self._by_id.get(key)
-        if key in self._by_name:
-            return self._by_name[key]
+        found = self._by_name.get(key) or self._by_display_name.get(key)
+        if found is not None:
+            return found
         return self._by_id.get(int(key)) if key.isdecimal() else None
+
+    def login_names(self) -> list[str]:
+        """Every string ``find`` knows: names, then the display names that name one user."""
+        return [user.name for user in self.users] + list(self._by_display_name)
 
     @staticmethod
     def conversation_id(first: User, second: User) -> int:

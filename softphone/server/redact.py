@@ -1,23 +1,17 @@
 """Tokens never reach the log in full: a filter for uvicorn's loggers.
 
 A push client that cannot set headers puts its token in the URL (``/api/ws?token=...``), and uvicorn
-logs every request line and WebSocket handshake with its query string.
+logs every request line and WebSocket handshake with its query string. The cutting itself is
+:func:`softphone.api.redact`, the one helper the phone's status line, exports and log use too.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 
-TOKEN_IN_QUERY = re.compile(r"(token=)([^&\s\"']+)", re.IGNORECASE)
-SHOWN_CHARACTERS = 4
-"""How much of a token stays readable, so two log lines can still be told apart."""
+from softphone.api import redact
+
 UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")
-
-
-def redact(text: str) -> str:
-    """``text`` with every ``token=<value>`` cut to its first few characters."""
-    return TOKEN_IN_QUERY.sub(lambda match: f"{match[1]}{match[2][:SHOWN_CHARACTERS]}…", text)
 
 
 class RedactTokens(logging.Filter):

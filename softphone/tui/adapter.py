@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from softphone import session as controller
-from softphone.api import Action
+from softphone.api import Action, SoftphoneError
 
 
 class SessionAdapter:
@@ -29,10 +29,14 @@ class SessionAdapter:
 
     @dataclass
     class ConnectionChanged(Message):
-        """How this terminal hears the server changed (connecting, connected, polling, reconnecting...)."""
+        """How this terminal hears the server changed (connecting, connected, polling, unreachable...).
+
+        ``retry_at`` (event-loop time) is when the next attempt is due while one waits.
+        """
 
         state: str
         detail: str
+        retry_at: float | None = None
 
     @dataclass
     class RequestFailed(Message):
@@ -44,8 +48,9 @@ class SessionAdapter:
 
     @dataclass
     class StreamErrored(Message):
-        """The push stream met a problem worth showing that did not stop it."""
+        """The push stream met a problem worth showing that did not stop it (a refused token, say)."""
 
+        error: SoftphoneError
         text: str
 
     def __init__(self, target: MessagePump) -> None:
@@ -62,10 +67,10 @@ class SessionAdapter:
             case controller.CallsChanged():
                 return cls.CallsChanged(event.call_ids)
             case controller.ConnectionChanged():
-                return cls.ConnectionChanged(event.state, event.detail)
+                return cls.ConnectionChanged(event.state, event.detail, event.retry_at)
             case controller.RequestFailed():
                 return cls.RequestFailed(event.action, event.call_id, event.text)
             case controller.StreamError():
-                return cls.StreamErrored(controller.describe_error(event.error))
+                return cls.StreamErrored(event.error, controller.describe_error(event.error))
             case _:
                 assert_never(event)

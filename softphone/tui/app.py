@@ -4,41 +4,72 @@ The call controller (:mod:`softphone.session`) does the talking to the server. T
 who they are when it must, runs the controller's intents in workers, and handles the messages of
 :class:`~softphone.tui.adapter.SessionAdapter`: a ``CallsChanged`` may move to another screen, and
 tells the screens on the stack; a ``ConnectionChanged`` updates the status line every screen watches.
+
+Signing in asks again, in a dialog, when the answer is the user's to change (an unknown user, a
+refused token, a missing user id) and otherwise tries again after a backoff that grows to
+``SIGN_IN_BACKOFF.maximum``, counting down on the status line; ``ctrl+r`` tries at once, there and
+whenever the push stream waits to reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import random
 import secrets
 import signal
+import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import messages, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
-from softphone.api import Action, CallClient, CallType, PushStream, SoftphoneError, StreamMode
+from softphone.api import (
+    Action,
+    Backoff,
+    CallClient,
+    CallType,
+    PushStream,
+    SoftphoneError,
+    StreamMode,
+    Unauthorized,
+    redact,
+)
 from softphone.core import CallMachine
 from softphone.launch import local_url
-from softphone.session import Clock, Session, describe_error, utc_now
+from softphone.logs import DEFAULT_LOG_LEVEL, app_log_path, start_file_log
+from softphone.session import (
+    Clock,
+    Session,
+    SignInProblem,
+    describe_error,
+    describe_sign_in_failure,
+    sign_in_problem,
+    utc_now,
+)
 from softphone.tui.adapter import SessionAdapter
+from softphone.tui.errors import KeepsRunning, report_unexpected
 from softphone.tui.routing import View, ViewKind, choose_view
 from softphone.tui.screens.base import PhoneScreen
+from softphone.tui.screens.by_id import DialByIds, DialByIdScreen, OpenCallScreen
 from softphone.tui.screens.confirm import ConfirmScreen
 from softphone.tui.screens.ended import EndedScreen
 from softphone.tui.screens.faults import FaultsScreen
 from softphone.tui.screens.home import HomeScreen
 from softphone.tui.screens.in_call import InCallScreen
 from softphone.tui.screens.incoming import IncomingScreen
-from softphone.tui.screens.login import LoginScreen
+from softphone.tui.screens.login import LoginScreen, TokenScreen
 from softphone.tui.screens.outgoing import OutgoingScreen
 from softphone.tui.simulator import LocalSimulator
 from softphone.tui.widgets.status import Status
@@ -50,6 +81,12 @@ LEAVE_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 LEAVING_WORDS = {Action.HANGUP: "hangs up", Action.CANCEL: "cancels", Action.REJECT: "rejects"}
 EXIT_GRACE_SECONDS = 3.0
 """After leaving, how long quitting may take to put the terminal back: a closed terminal can block it for ever."""
+log = logging.getLogger(__name__)
+
+SIGN_IN_BACKOFF = Backoff(initial=2.0, maximum=30.0, factor=2.0, jitter=0.25)
+"""Sign-in retries when the server is away or answers badly: 2 s, 4 s, ... then twice a minute at most."""
+NARROW_COLUMNS = 80
+"""Below this width the timeline sidebar is hidden, so the call's own screen keeps its room."""
 
 
 def new_terminal_id() -> str:
@@ -67,10 +104,14 @@ class AppConfig:
     user_id: int | None = None
     terminal_id: str = field(default_factory=new_terminal_id)
     dial: str | None = None
+    """A contact's name or id, or with ``conversation_id`` a user id, to call once signed in."""
     video: bool = False
+    conversation_id: int | None = None
+    open_call: int | None = None
+    """A call to show once signed in, by its id."""
     push_mode: StreamMode = "auto"
     poll_interval: float = 2.0
-    sign_in_retry_seconds: float = 2.0
+    sign_in_backoff: Backoff = SIGN_IN_BACKOFF
     bell: bool = True
     """Ring the terminal bell when a call comes in."""
     background_port: int | None = None
@@ -91,6 +132,21 @@ def leaving_line(machine: CallMachine) -> str:
     return f"Quitting {LEAVING_WORDS[action]} call {machine.call_id} with {machine.peer_name} ({machine.status})."
 
 
+
+class StoppedOnError(Exception):
+    """What the app exits with after an error nothing could handle: one line, not a traceback.
+
+    The traceback is in the log, and ``run_phone`` says where that is on the very last line.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(redact(f"softphone stopped on an unexpected error: {error!r}"))
+        self.__cause__ = error
+
+    def __rich__(self) -> Text:
+        return Text(str(self), style="bold red")
+
+
 _CALL_SCREENS: dict[ViewKind, Callable[[View], PhoneScreen]] = {
     ViewKind.OUTGOING: OutgoingScreen,
     ViewKind.INCOMING: IncomingScreen,
@@ -99,13 +155,15 @@ _CALL_SCREENS: dict[ViewKind, Callable[[View], PhoneScreen]] = {
 }
 
 
-class SoftphoneApp(App[None]):
+class SoftphoneApp(KeepsRunning, App[None]):
     CSS_PATH = "softphone.tcss"
     TITLE = "softphone"
     BINDINGS = [
         Binding("ctrl+b", "toggle_sidebar", "Timeline"),
         Binding("ctrl+e", "export_timeline", "Export", show=False),
+        Binding("ctrl+r", "retry_now", "Retry now"),
     ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_COLUMNS, "-wide")]
 
     # What screens watch (see PhoneHost): they redraw when these change, never on a timer.
     session: var[Session | None] = var(None)
@@ -120,9 +178,13 @@ class SoftphoneApp(App[None]):
 
     @dataclass
     class SignInFailed(Message):
-        """The server could not be reached or refused who we said we are; ``text`` says which."""
+        """The server could not be reached or refused who we said we are; ``text`` says which.
+
+        ``retry_at`` (event-loop time) is when sign-in tries again by itself; ``None`` when it asks.
+        """
 
         text: str
+        retry_at: float | None
 
     def __init__(self, config: AppConfig, *, clock: Clock = utc_now) -> None:
         super().__init__()
@@ -137,6 +199,9 @@ class SoftphoneApp(App[None]):
         self._leaving = False
         self._left = False
         self.simulator = LocalSimulator(config.background_port) if config.background_port is not None else None
+        self._retry_sign_in = asyncio.Event()
+        self._rng = random.Random()
+        self._token_refusal_told = False
 
     # ------------------------------------------------------------------ start-up
 
@@ -154,52 +219,90 @@ class SoftphoneApp(App[None]):
 
     @work(group="sign-in", exclusive=True, exit_on_error=False)
     async def sign_in(self) -> None:
-        """Sign in, asking who you are if the command line did not say, until the server accepts.
+        """Sign in as the command line says, asking whatever it did not say or the server refused.
 
-        A refused name is asked again at once; otherwise (a given user or token) it retries after a
-        pause, as the server may just not be up yet.
+        Asking waits for the user; a server that is away or answers badly is tried again after the
+        backoff (``config.sign_in_backoff``), so it never gets more than a few requests a minute.
         """
-        client = CallClient(self.config.server_url, terminal_id=self.config.terminal_id, token=self.config.token)
-        error = ""
+        config = self.config
+        client = CallClient(config.server_url, terminal_id=config.terminal_id, token=config.token)
+        user, user_id = config.user, config.user_id
+        ask = SignInProblem.USER_UNKNOWN if user is None and config.token is None else None
+        error, shown_error, attempt = "", "", 0
         while True:
-            user = self.config.user
-            ask = user is None and self.config.token is None
-            if ask:
-                user = await self.push_screen_wait(LoginScreen(self.config.server_url, error=error))
+            if ask is SignInProblem.USER_UNKNOWN:
+                user = await self.push_screen_wait(LoginScreen(config.server_url, error=error, user=user or ""))
+            elif ask is not None:
+                client.token, user_id = await self.push_screen_wait(
+                    TokenScreen(config.server_url, error=error, user_id=user_id)
+                )
+                user = None
             try:
-                session = await Session.sign_in(client, user=user, user_id=self.config.user_id, clock=self.clock)
+                session = await Session.sign_in(client, user=user, user_id=user_id, clock=self.clock)
             except SoftphoneError as failure:
-                error = describe_error(failure)
-                self.post_message(self.SignInFailed(error))
-                if not ask:
-                    await asyncio.sleep(self.config.sign_in_retry_seconds)
+                problem, error = sign_in_problem(failure), describe_sign_in_failure(failure)
+                log.warning("sign-in failed: %s", redact(error))
+                if problem is not SignInProblem.UNAVAILABLE:
+                    ask = problem  # the user's to answer: "who are you?" or "which token?"
+                    self.post_message(self.SignInFailed(error, None))
+                    continue
+                ask = None
+                delay = config.sign_in_backoff.delay(attempt, self._rng)
+                attempt += 1
+                retry_at = asyncio.get_running_loop().time() + delay
+                self.post_message(self.SignInFailed(error, retry_at))
+                if error != shown_error:  # once per kind of failure, not once per try
+                    shown_error = error
+                    self.show_error(f"Cannot sign in: {error}")
+                await self._wait_to_retry_sign_in(delay)
                 continue
             await session.load_history()
             self.post_message(self.SignedIn(session))
             return
 
+    async def _wait_to_retry_sign_in(self, delay: float) -> None:
+        """Sleep ``delay`` seconds, or less if the user asks to retry now (``ctrl+r``)."""
+        self._retry_sign_in.clear()
+        try:
+            async with asyncio.timeout(delay):
+                await self._retry_sign_in.wait()
+        except TimeoutError:
+            pass
+
     @on(SignInFailed)
     def show_sign_in_failure(self, message: SignInFailed) -> None:
-        self.status = replace(self.status, connection=f"cannot sign in: {message.text}")
-        self.show_error(message.text)
+        self.status = replace(
+            self.status, connection="cannot sign in", detail=message.text, retry_at=message.retry_at
+        )
 
     @on(SignedIn)
     def start_session(self, message: SignedIn) -> None:
         session = message.session
         me = session.identity
+        # Without a directory the id is all there is to say (the name would repeat it).
+        who = f"{me.display_name} ({me.name} #{me.user_id})" if session.offers.directory else me.name
         self.status = Status(
-            f"{me.display_name} ({me.name} #{me.user_id})",
+            who,
             me.terminal_id,
             server_label(self.config),
             session.connection,
             session.connection_detail,
+            missing=session.offers.missing(),
         )
         self.session = session
-        stream = PushStream(session.client, mode=self.config.push_mode, poll_interval=self.config.poll_interval)
+        # A server without the call lists has no push channel either: poll it from the start.
+        mode = self.config.push_mode if session.offers.call_lists else "poll"
+        stream = PushStream(session.client, mode=mode, poll_interval=self.config.poll_interval)
         adapter = SessionAdapter(self)
         self.run_worker(adapter.relay(session.events(stream)), group="session-events", exit_on_error=False)
-        if self.config.dial:
-            self.dial(self.config.dial, CallType.VIDEO if self.config.video else CallType.AUDIO)
+        config = self.config
+        call_type = CallType.VIDEO if config.video else CallType.AUDIO
+        if config.open_call is not None:
+            self.open_call(config.open_call)
+        elif config.dial is not None and config.conversation_id is not None:
+            self.run_intent(session.dial_ids(int(config.dial), config.conversation_id, call_type))
+        elif config.dial is not None:
+            self.dial(config.dial, call_type)
 
     # ------------------------------------------------------------------ the controller's events
 
@@ -216,7 +319,11 @@ class SoftphoneApp(App[None]):
 
     @on(SessionAdapter.ConnectionChanged)
     def show_connection(self, message: SessionAdapter.ConnectionChanged) -> None:
-        self.status = replace(self.status, connection=message.state, detail=message.detail)
+        if message.state == "connected":
+            self._token_refusal_told = False
+        self.status = replace(
+            self.status, connection=message.state, detail=message.detail, retry_at=message.retry_at
+        )
 
     @on(SessionAdapter.RequestFailed)
     def show_request_failure(self, message: SessionAdapter.RequestFailed) -> None:
@@ -224,26 +331,89 @@ class SoftphoneApp(App[None]):
 
     @on(SessionAdapter.StreamErrored)
     def show_stream_error(self, message: SessionAdapter.StreamErrored) -> None:
+        if isinstance(message.error, Unauthorized):
+            self.token_refused(message.error)
+            return
         self.show_error(message.text)
+
+    def token_refused(self, error: Unauthorized) -> None:
+        """Mid-session, the server stopped taking the token: say so once, and offer to enter another.
+
+        The stream keeps asking, on its long backoff, so a token renewed elsewhere is picked up.
+        """
+        if self._token_refusal_told:
+            return
+        self._token_refusal_told = True
+        text = f"The server refused this token ({describe_error(error)})."
+        self.show_error(text)
+        session = self.session
+        if session is None or self.config.token is None:
+            return  # a dev-login token is the simulator's to renew: signing in again is up to the user
+
+        def use(answer: tuple[str, int | None] | None) -> None:
+            if answer is not None:
+                session.client.token = answer[0]
+                session.reconnect_now()
+
+        self.push_screen(TokenScreen(self.config.server_url, error=text, user_id=session.identity.user_id), use)
+
+    @on(Worker.StateChanged)
+    def report_failed_worker(self, event: Worker.StateChanged) -> None:
+        """A worker that raised (they run with ``exit_on_error=False``) is reported, and the app goes on."""
+        worker = event.worker
+        if event.state is WorkerState.ERROR and worker.error is not None:
+            report_unexpected(self, worker.error, f"the {worker.group or worker.name} worker")
+
+    def _handle_exception(self, error: Exception) -> None:
+        """What nothing could handle (inside Textual itself) ends the app: logged, exit code 1, one line."""
+        log.critical("the app stopped on an error", exc_info=error)
+        super()._handle_exception(StoppedOnError(error))
 
     # ------------------------------------------------------------------ what screens ask (PhoneHost)
 
     def run_intent(self, intent: Coroutine[Any, Any, object]) -> None:
-        """Run a user's request in the background; a bug becomes a notification, not a traceback."""
+        """Run a user's request in the background; a bug is reported (``report_failed_worker``), not fatal."""
+        self.run_worker(intent, group="intents", exit_on_error=False)
 
-        async def guarded() -> None:
-            try:
-                await intent
-            except Exception as bug:  # noqa: BLE001 - the user must never see a traceback
-                self.show_error(f"Unexpected error: {bug!r}")
-
-        self.run_worker(guarded(), group="intents")
+    @property
+    def reachable(self) -> bool:
+        return self.status.connection != "unreachable"
 
     def dial(self, user: str, call_type: CallType) -> None:
         if self.session is None:
             self.show_error("Not signed in yet.")
             return
         self.run_intent(self.session.dial(user, call_type))
+
+    def open_call(self, call_id: int) -> None:
+        """Show a call by its id; the app then routes to the screen for this terminal's role in it."""
+        session = self.session
+        if session is None:
+            self.show_error("Not signed in yet.")
+            return
+
+        async def open_and_show() -> None:
+            machine = await session.open_call(call_id)
+            if machine is not None:
+                self._shown.add(call_id)  # so that an ended call still gets its outcome screen
+                self._dismissed.discard(call_id)
+                await self._route()
+
+        self.run_intent(open_and_show())
+
+    def ask_dial_by_id(self) -> None:
+        def dial(answer: DialByIds | None) -> None:
+            if answer is not None and self.session is not None:
+                self.run_intent(self.session.dial_ids(answer.user_id, answer.conversation_id, answer.call_type))
+
+        self.push_screen(DialByIdScreen(), dial)
+
+    def ask_open_call(self) -> None:
+        def open_it(call_id: int | None) -> None:
+            if call_id is not None:
+                self.open_call(call_id)
+
+        self.push_screen(OpenCallScreen(), open_it)
 
     def dismiss_outcome(self, call_id: int) -> None:
         self._dismissed.add(call_id)
@@ -344,6 +514,22 @@ class SoftphoneApp(App[None]):
     def action_toggle_sidebar(self) -> None:
         self.show_sidebar = not self.show_sidebar
 
+    def action_retry_now(self) -> None:
+        """Try at once what waits for its retry: signing in, or reconnecting to the server."""
+        if self.session is None:
+            self._retry_sign_in.set()
+        else:
+            self.session.reconnect_now()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``ctrl+r`` is offered only while something waits to retry."""
+        if action == "retry_now":
+            return self.status.retry_at is not None
+        return True
+
+    def watch_status(self) -> None:
+        self.refresh_bindings()
+
     def action_export_timeline(self) -> None:
         calls = self.session.phone.history() if self.session else []
         if not calls:
@@ -351,7 +537,8 @@ class SoftphoneApp(App[None]):
             return
         machine = calls[0]
         path = Path.cwd() / f"softphone-timeline-call{machine.call_id}-{self.config.terminal_id}.txt"
-        path.write_text("\n".join(entry.as_text() for entry in machine.timeline) + "\n", encoding="utf-8")
+        lines = (redact(entry.as_text()) for entry in machine.timeline)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self.notify(f"Timeline of call {machine.call_id} written to {path}")
 
     def action_network_faults(self) -> None:
@@ -409,10 +596,15 @@ class SoftphoneApp(App[None]):
             yield SystemCommand("Simulator: status", "Where it runs, pid, database, log, live calls", self.action_sim_status)
             yield SystemCommand("Simulator: stop", "Stop the background simulator (calls stay stored)", self.action_sim_stop)
             yield SystemCommand("Simulator: reset", "End every live call on it as abandoned", self.action_sim_reset)
+        yield SystemCommand("Retry now", "Sign in or reconnect at once instead of waiting (ctrl+r)", self.action_retry_now)
         session = self.session
         if session is None:
             return
         yield SystemCommand("Network faults…", "Turn a bad network on or off on the simulator", self.action_network_faults)
+        yield SystemCommand("Dial by id", "Call a user id in a conversation id (servers without a directory)", self.ask_dial_by_id)
+        yield SystemCommand("Open a call by id", "Show a call by its id, to answer, cancel or hang up", self.ask_open_call)
+        if not self.reachable:
+            return  # dialing cannot reach the server now; the status line says so
         for contact in session.contacts:
             if contact.user_id == session.identity.user_id:
                 continue
@@ -422,3 +614,17 @@ class SoftphoneApp(App[None]):
                     f"Start a {call_type.value} call to {contact.name} #{contact.user_id}",
                     lambda c=contact.name, t=call_type: self.dial(c, t),
                 )
+
+
+def run_phone(config: AppConfig, log_level: str = DEFAULT_LOG_LEVEL) -> None:
+    """Run the phone with its log written to the user log directory.
+
+    After an error that ended it, exit with its non-zero code; the last line says where the log is.
+    """
+    log_path = app_log_path()
+    start_file_log(log_path, log_level)
+    app = SoftphoneApp(config)
+    app.run()
+    if app.return_code:
+        print(f"softphone: the log is {log_path}", file=sys.stderr)
+        raise SystemExit(app.return_code)

@@ -71,6 +71,11 @@ class EventLog(Observed):
     def connection_states(self) -> list[str]:
         return [event.state for event in self.events if isinstance(event, ConnectionChanged)]
 
+    def state_changes(self) -> list[str]:
+        """The connection states in order, each run of one state (a wait announced again) as one."""
+        states = self.connection_states()
+        return [state for index, state in enumerate(states) if index == 0 or states[index - 1] != state]
+
     def errors(self) -> list[SoftphoneError]:
         return [event.error for event in self.events if isinstance(event, StreamError)]
 

@@ -271,7 +271,7 @@ async def test_push_stream_survives_a_crash_and_resyncs_what_changed_meanwhile(
     await asyncio.to_thread(server.kill)
     assert loop.time() < ringing_until, "the ring timeout must pass while the server is down"
     for log in (alice_log, dave_log):
-        await log.until(lambda: "reconnecting" in log.connection_states())
+        await log.until(lambda: "unreachable" in log.connection_states())
     await asyncio.sleep(ringing_until - loop.time())  # the scenario: time passes while it is down
     await asyncio.to_thread(server.start)
 

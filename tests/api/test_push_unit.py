@@ -17,6 +17,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from softphone.api import (
+    LIVE_CALL_BACKOFF,
     Backoff,
     CallClient,
     CallNotFound,
@@ -392,10 +393,10 @@ async def test_polling_reports_an_outage_once_and_the_recovery(
     log = watch(stream)
     await log.until(lambda: log.snapshots() == [(5001, 1, "poll")])
     outage.set()
-    await log.until(lambda: "reconnecting" in log.connection_states())
+    await log.until(lambda: "unreachable" in log.connection_states())
     outage.clear()
     await log.until(lambda: log.connection_states()[-1] == "polling")
-    assert log.connection_states() == ["polling", "reconnecting", "polling"]
+    assert log.state_changes() == ["polling", "unreachable", "polling"]
 
 
 async def test_close_ends_the_events_with_closed(
@@ -442,3 +443,97 @@ async def test_a_stream_closed_before_it_started_has_no_events(mock_client: Make
     stream = PushStream(mock_client(ScriptedHttp({})), mode="poll", **FAST)
     await stream.close()
     assert [event async for event in stream.events()] == []
+
+
+# ---------------------------------------------------------------------------------- outages and retries
+
+
+class Unreachable(Observed):
+    """HTTP that never connects, counting the ``/healthz`` probes (with the time of each)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.probes: list[float] = []
+        self.other: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/healthz":
+            self.probes.append(asyncio.get_running_loop().time())
+        else:
+            self.other.append(request.url.path)
+        self.changed()
+        raise httpx.ConnectError("refused")
+
+
+def nowhere() -> str:
+    """A WebSocket URL on a free port: every connection is refused at once."""
+    return f"ws://127.0.0.1:{free_port()}/api/ws"
+
+
+async def test_while_a_call_is_live_nothing_answering_is_probed_at_most_2s_apart(
+    mock_client: MakeClient, watch: Watch
+) -> None:
+    http = Unreachable()
+    stream = PushStream(mock_client(http, retries=0), mode="push", ws_url=nowhere(), rng=random.Random(7))
+    stream.set_call_live(True)
+    log = watch(stream)
+    await http.until(lambda: len(http.probes) >= 6, timeout=15)
+    gaps = [later - earlier for earlier, later in zip(http.probes, http.probes[1:], strict=False)]
+    assert max(gaps) <= LIVE_CALL_BACKOFF.maximum + 0.3, gaps
+    assert http.other == [], "only the cheap probe while nothing answers"
+    waits = [event for event in log.events if isinstance(event, ConnectionChanged) and event.retry_at is not None]
+    assert waits and {event.state for event in waits} == {"unreachable"}
+
+
+def test_the_live_call_backoff_is_capped_at_two_seconds_by_design() -> None:
+    rng = random.Random(1)
+    assert LIVE_CALL_BACKOFF.maximum <= 2.0
+    assert max(LIVE_CALL_BACKOFF.delay(attempt, rng) for attempt in range(200)) <= 2.0
+
+
+async def test_a_call_going_live_shortens_a_long_wait(mock_client: MakeClient, watch: Watch) -> None:
+    long_wait = Backoff(initial=60, maximum=60, factor=1, jitter=0)
+    stream = PushStream(mock_client(Unreachable(), retries=0), mode="push", ws_url=nowhere(), backoff=long_wait)
+    log = watch(stream)
+    loop = asyncio.get_running_loop()
+
+    def waits() -> list[float]:
+        return [e.retry_at - loop.time() for e in log.events if isinstance(e, ConnectionChanged) and e.retry_at]
+
+    await log.until(lambda: len(waits()) == 1)
+    assert waits()[0] > 50
+    stream.set_call_live(True)
+    await log.until(lambda: len(waits()) == 2)
+    assert waits()[1] <= LIVE_CALL_BACKOFF.maximum
+
+
+async def test_retry_now_ends_a_wait_at_once(mock_client: MakeClient, watch: Watch) -> None:
+    http = Unreachable()
+    long_wait = Backoff(initial=60, maximum=60, factor=1, jitter=0)
+    stream = PushStream(mock_client(http, retries=0), mode="push", ws_url=nowhere(), backoff=long_wait)
+    log = watch(stream)
+    await log.until(lambda: "unreachable" in log.connection_states())
+    probes = len(http.probes)
+    stream.retry_now()
+    await http.until(lambda: len(http.probes) > probes, timeout=2)
+
+
+async def test_polling_with_a_refused_token_says_so_once_and_waits_the_long_backoff(
+    mock_client: MakeClient, watch: Watch
+) -> None:
+    """Every call would be refused alike: no tight loop of 40101s, one error to show."""
+    refused = envelope(None, 40101, "未登录或令牌无效")
+    asked: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(401, json=refused)
+
+    options = {**FAST, "backoff": Backoff(initial=60, maximum=60, factor=1, jitter=0)}
+    stream = PushStream(mock_client(server), mode="poll", **options)
+    stream.set_call_live(True)  # even with a call live: a refused token will not do better soon
+    log = watch(stream)
+    await log.until(lambda: any(isinstance(e, ConnectionChanged) and e.retry_at for e in log.events))
+    await asyncio.sleep(0.3)  # a window in which a poll every 0.02 s would have asked 15 times
+    assert asked == ["/api/calls/active"]
+    assert [type(error) for error in log.errors()] == [Unauthorized]

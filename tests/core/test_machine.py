@@ -303,7 +303,9 @@ class TestCallee:
         assert machine.apply(media(3, "ongoing", started_at=at(6)), Source.RESPONSE, at(6)) is Outcome.APPLIED
         assert machine.headline() == "In call with Alice"
         assert machine.allowed_actions() == IN_CALL
-        machine.apply(state(4, "ended", started_at=at(6), ended_at=at(66), end_reason="local_hangup"), Source.PUSH, at(66))
+        hung_up = state(4, "ended", started_at=at(6), ended_at=at(66), end_reason="local_hangup",
+                        ended_by_user_id=10001, ended_by_terminal_id=CALLER_TERMINAL)  # fmt: skip
+        machine.apply(hung_up, Source.PUSH, at(66))
         assert machine.allowed_actions() == NOTHING
         assert machine.headline() == "Alice hung up"
         assert machine.duration(at(100)) == timedelta(seconds=60)
@@ -315,10 +317,17 @@ class TestCallee:
         assert machine.allowed_actions() == NOTHING
         assert machine.end_description() == "You declined the call"
 
-    def test_reject_on_a_sibling_terminal(self) -> None:
+    def test_reject_on_a_sibling_terminal_named_by_the_server(self) -> None:
         machine = ringing(SIBLING_TERMINAL)
-        machine.apply(state(2, "rejected", end_reason="user_reject"), Source.PUSH, at(2))
-        assert machine.end_description() == "Declined on another terminal"
+        rejected = state(2, "rejected", end_reason="user_reject", ended_by_user_id=20002, ended_by_terminal_id=CALLEE_TERMINAL)
+        machine.apply(rejected, Source.PUSH, at(2))
+        assert machine.end_description() == "Declined on your other terminal"
+
+    def test_reject_by_a_terminal_nobody_named(self) -> None:
+        """A documented server says the callee rejected, not where: no guess at "another terminal"."""
+        machine = ringing(SIBLING_TERMINAL)
+        machine.apply(state(2, "rejected", end_reason="user_reject"), Source.POLL, at(2))
+        assert machine.end_description() == "Rejected · user_reject"
 
     def test_cancelled_by_the_caller(self) -> None:
         machine = ringing()
@@ -414,8 +423,8 @@ class TestAnsweredElsewhere:
         machine.apply(state(2, "accepted", accepted_at=at(3)), Source.POLL, at(3))
         machine.apply(state(4, "ended", accepted_at=at(3), end_reason="local_hangup"), Source.POLL, at(9))
         assert machine.answered_elsewhere is True
-        assert machine.end_description() == "Answered on another terminal"
-        assert machine.headline() == "Answered on another terminal"
+        assert machine.end_description() == "Answered, not here"  # which terminal did is not known
+        assert machine.headline() == "Answered, not here"
 
     def test_ended_without_being_answered_is_not_elsewhere(self) -> None:
         machine = ringing(SIBLING_TERMINAL)
@@ -424,6 +433,55 @@ class TestAnsweredElsewhere:
 
     def test_ringing_is_not_elsewhere(self) -> None:
         assert ringing(SIBLING_TERMINAL).answered_elsewhere is False
+
+
+# ---------------------------------------------------------------------------------- opened by id, restarts
+
+
+class TestOpenedById:
+    """A server with only the documented API tells no terminal of its calls: the user opens one by id."""
+
+    def test_the_caller_opening_a_ringing_call_may_cancel_it(self) -> None:
+        machine = caller()
+        machine.record_opened()
+        machine.apply(state(1, "calling"), Source.RESYNC, at(0))
+        assert machine.is_my_end and machine.allowed_actions() == OUTGOING
+
+    def test_the_callee_opening_a_ringing_call_may_answer_it(self) -> None:
+        machine = callee()
+        machine.record_opened()
+        machine.apply(state(1, "calling"), Source.RESYNC, at(0))
+        assert machine.allowed_actions() == RING
+
+    def test_the_callee_opening_an_answered_call_no_terminal_named_may_hang_up(self) -> None:
+        machine = callee()
+        machine.record_opened()
+        machine.apply(state(3, "ongoing"), Source.RESYNC, at(0))
+        assert machine.answered_elsewhere is False
+        assert machine.allowed_actions() == IN_CALL
+
+    def test_a_terminal_the_server_names_still_wins(self) -> None:
+        machine = callee()
+        machine.record_opened()
+        machine.apply(state(3, "ongoing", accepted_terminal_id=SIBLING_TERMINAL), Source.RESYNC, at(0))
+        assert machine.answered_elsewhere is True
+        assert machine.allowed_actions() == NOTHING
+
+    def test_without_opening_a_sibling_caller_terminal_offers_nothing(self) -> None:
+        machine = caller()
+        machine.apply(state(1, "calling"), Source.RESYNC, at(0))
+        assert machine.allowed_actions() == NOTHING
+
+
+def test_the_server_naming_this_terminal_as_the_caller_makes_the_call_placed_here() -> None:
+    """After a restart with the same ``--terminal-id``, the ringing call is still this terminal's to cancel."""
+    machine = caller()
+    machine.apply(state(1, "calling", caller_terminal_id=CALLER_TERMINAL), Source.RESYNC, at(0))
+    assert machine.placed_here is True
+    assert machine.allowed_actions() == OUTGOING
+    other = caller()
+    other.apply(state(1, "calling", caller_terminal_id=ALICE_ELSEWHERE), Source.RESYNC, at(0))
+    assert other.allowed_actions() == NOTHING
 
 
 # ---------------------------------------------------------------------------------- allowed actions table
@@ -478,21 +536,25 @@ def test_unknown_status_is_shown_as_it_is_and_offers_nothing() -> None:
         (Role.CALLEE, "rejected", "callee_busy", True, "Declined: busy"),
         (Role.CALLER, "rejected", "user_reject", False, "Bob declined the call"),
         (Role.CALLEE, "rejected", "user_reject", True, "You declined the call"),
-        (Role.CALLEE, "rejected", "user_reject", False, "Declined on another terminal"),
+        (Role.CALLEE, "rejected", "user_reject", False, "Rejected · user_reject"),
         (Role.CALLEE, "cancelled", "caller_cancel", False, "Alice cancelled the call"),
         (Role.CALLER, "cancelled", "caller_cancel", True, "You cancelled the call"),
-        (Role.CALLER, "cancelled", "caller_cancel", False, "Cancelled on another terminal"),
+        (Role.CALLER, "cancelled", "caller_cancel", False, "Cancelled · caller_cancel"),
         (Role.CALLER, "ended", "local_hangup", True, "You hung up"),
-        (Role.CALLER, "ended", "local_hangup", False, "Bob hung up"),
+        (Role.CALLER, "ended", "local_hangup", False, "Ended · local_hangup"),
         (Role.CALLEE, "ended", "local_hangup", True, "You hung up"),
-        (Role.CALLEE, "ended", "local_hangup", False, "Alice hung up"),
-        (Role.CALLER, "ended", "network_lost", False, "Call ended: network_lost"),
-        (Role.CALLEE, "ended", None, False, "Call ended"),
+        (Role.CALLEE, "ended", "local_hangup", False, "Ended · local_hangup"),
+        (Role.CALLER, "ended", "network_lost", False, "Ended · network_lost"),
+        (Role.CALLER, "ended", "network_lost", True, "You hung up (network_lost)"),
+        (Role.CALLEE, "ended", None, False, "Ended"),
         (Role.CALLER, "rejected", None, False, "Bob declined the call"),
     ],
 )
-def test_end_description(role: Role, status: str, reason: str | None, by_me: bool, expected: str) -> None:
-    """Every documented end_reason in words, from each side; unknown reasons as they are."""
+def test_end_description_from_a_documented_server(
+    role: Role, status: str, reason: str | None, by_me: bool, expected: str
+) -> None:
+    """Without the ext fields: this terminal's own action, the rules (only the callee rejects, only the
+    caller cancels) and the end reason say who; where they do not, the server's words as they are."""
     machine = caller() if role is Role.CALLER else callee()
     if by_me:
         machine.record_ended_by_me()
@@ -501,11 +563,62 @@ def test_end_description(role: Role, status: str, reason: str | None, by_me: boo
     assert machine.headline() == expected
 
 
+ALICE_ELSEWHERE = "alice-phone"
+
+
+@pytest.mark.parametrize(
+    ("role", "status", "reason", "ended_by", "expected"),
+    [
+        (Role.CALLER, "ended", "local_hangup", (10001, CALLER_TERMINAL), "You hung up"),
+        (Role.CALLER, "ended", "local_hangup", (10001, ALICE_ELSEWHERE), "Hung up on your other terminal"),
+        (Role.CALLER, "ended", "local_hangup", (20002, CALLEE_TERMINAL), "Bob hung up"),
+        (Role.CALLEE, "ended", "local_hangup", (20002, SIBLING_TERMINAL), "Hung up on your other terminal"),
+        (Role.CALLEE, "ended", "local_hangup", (10001, CALLER_TERMINAL), "Alice hung up"),
+        (Role.CALLER, "cancelled", "caller_cancel", (10001, CALLER_TERMINAL), "You cancelled the call"),
+        (Role.CALLER, "cancelled", "caller_cancel", (10001, ALICE_ELSEWHERE), "Cancelled on your other terminal"),
+        (Role.CALLEE, "rejected", "user_reject", (20002, CALLEE_TERMINAL), "You declined the call"),
+        (Role.CALLEE, "rejected", "user_reject", (20002, SIBLING_TERMINAL), "Declined on your other terminal"),
+        (Role.CALLER, "rejected", "user_reject", (20002, CALLEE_TERMINAL), "Bob declined the call"),
+        (Role.CALLER, "ended", "no_answer_timeout", (None, None), "No answer: the call rang out"),
+        (Role.CALLER, "ended", "abandoned", (None, None), "Ended · abandoned"),
+        (Role.CALLER, "ended", "local_hangup", (10001, None), "Ended · local_hangup"),
+    ],
+)
+def test_end_description_from_who_the_server_says_ended_it(
+    role: Role, status: str, reason: str, ended_by: tuple[int | None, str | None], expected: str
+) -> None:
+    """After a restart this terminal remembers nothing it did: the ext fields alone say who, truthfully."""
+    machine = caller() if role is Role.CALLER else callee()
+    user_id, terminal_id = ended_by
+    over = state(3, status, end_reason=reason, ended_by_user_id=user_id, ended_by_terminal_id=terminal_id)
+    machine.apply(over, Source.RESYNC, at(9))
+    assert machine.end_description() == expected
+
+
+def test_recent_calls_after_a_restart_never_blame_the_other_party() -> None:
+    """The issue's case: alice hung up and cancelled in an earlier run (another terminal id)."""
+    for status, reason, guessed in [("ended", "local_hangup", "Bob hung up"), ("cancelled", "caller_cancel", "Cancelled on another terminal")]:
+        documented, with_ext = caller(), caller()
+        documented.apply(state(3, status, end_reason=reason), Source.RESYNC, at(9))
+        with_ext.apply(state(3, status, end_reason=reason, ended_by_user_id=10001, ended_by_terminal_id="tui-earlier"),
+                       Source.RESYNC, at(9))  # fmt: skip
+        assert guessed not in (documented.end_description(), with_ext.end_description())
+        assert with_ext.end_description().endswith("on your other terminal")
+
+
 def test_every_documented_end_reason_has_its_own_words() -> None:
-    """No documented reason falls through to the raw "Call ended: <reason>" form."""
-    for reason in EndReason:
-        machine = callee(SIBLING_TERMINAL)
-        machine.apply(state(3, "ended", end_reason=reason.value), Source.PUSH, at(9))
+    """No documented reason falls through to the neutral "Status · reason" form once the ender is known."""
+    ends = {
+        EndReason.NO_ANSWER_TIMEOUT: ("ended", None),
+        EndReason.CALLEE_BUSY: ("rejected", 20002),
+        EndReason.USER_REJECT: ("rejected", 20002),
+        EndReason.CALLER_CANCEL: ("cancelled", 10001),
+        EndReason.LOCAL_HANGUP: ("ended", 20002),
+    }
+    assert set(ends) == set(EndReason)
+    for reason, (status, ender) in ends.items():
+        machine = caller() if ender != 10001 else callee()
+        machine.apply(state(3, status, end_reason=reason.value, ended_by_user_id=ender), Source.PUSH, at(9))
         assert reason.value not in machine.end_description()
 
 

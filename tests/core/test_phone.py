@@ -207,3 +207,24 @@ class TestLeaving:
         alice.apply(ended(2, "cancelled", "caller_cancel"), Source.RESPONSE, at(3))
         assert sibling.calls_to_leave() == watching.calls_to_leave() == alice.calls_to_leave() == []
         assert alice.calls[5001].ending_action() is None
+class TestLiveCalls:
+    """Whether the stream must come back fast: a call this terminal is an end of, or one to answer."""
+
+    def test_a_call_placed_here_or_ringing_here_is_live(self, alice: Phone, bob: Phone) -> None:
+        assert not alice.has_live_calls() and not bob.has_live_calls()
+        alice.start_call(start(), CALLEE, at(0))
+        bob.apply(state(1, "calling"), Source.PUSH, at(0))
+        assert alice.has_live_calls() and bob.has_live_calls()
+
+    def test_a_sibling_watching_or_a_call_over_is_not(self, bob: Phone) -> None:
+        sibling = phone_of(CALLEE, SIBLING_TERMINAL)
+        sibling.apply(state(2, "accepted", accepted_terminal_id=CALLEE_TERMINAL), Source.PUSH, at(1))
+        assert not sibling.has_live_calls()
+        bob.apply(state(3, "ended", end_reason="local_hangup"), Source.RESYNC, at(2))
+        assert not bob.has_live_calls()
+
+    def test_a_call_opened_as_the_caller_is_this_terminals_live_call(self, alice: Phone) -> None:
+        routed = alice.apply(state(1, "calling"), Source.RESYNC, at(0))
+        assert routed is not None and alice.live_call() is None
+        routed[0].record_opened()
+        assert alice.live_call() is routed[0] and alice.has_live_calls()

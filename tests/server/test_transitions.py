@@ -264,10 +264,11 @@ async def test_active_and_history(parties: Parties) -> None:
 
 async def test_login_and_directory(parties: Parties) -> None:
     api = parties.api
-    for key in ("bob", BOB, str(BOB)):
+    for key in ("bob", "Bob", BOB, str(BOB)):  # "Bob": the display name the phone shows
         login = (await api.post("/api/dev/login", "", {"user": key}))["data"]
         assert set(login) == {"token", "user_id", "name"} and (login["user_id"], login["name"]) == (BOB, "bob")
     error(await api.post("/api/dev/login", "", {"user": "mallory"}), 40001, "参数错误: user: no such user 'mallory'")
+    error(await api.post("/api/dev/login", "", {"user": "BOB"}), 40001, "参数错误: user: no such user 'BOB'")
     users = (await api.get("/api/dev/directory", parties.alice))["data"]["users"]
     assert [(u["user_id"], u["name"], u["display_name"]) for u in users] == [
         (10001, "alice", "Alice"), (20002, "bob", "Bob"), (30003, "carol", "Carol"), (40004, "dave", "Dave"),

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import uvicorn
 from textual.pilot import Pilot
 
-from softphone.api import CallClient
+from softphone.api import Backoff, CallClient
 from softphone.launch import free_port
 from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
@@ -79,13 +79,16 @@ async def call_from(url: str, caller: str, callee_id: int, conversation_of: str)
 def make_app(
     url: str, clock: FakeClock, user: str | None = "alice", terminal_id: str | None = None, **extra: object
 ) -> SoftphoneApp:
+    options: dict[str, object] = {
+        "sign_in_backoff": Backoff(initial=0.2, maximum=0.5, factor=2, jitter=0),
+        "poll_interval": 0.2,
+        **extra,
+    }
     config = AppConfig(
         server_url=url,
         user=user,
         terminal_id=terminal_id or f"{user or 'anon'}-term",
-        sign_in_retry_seconds=0.2,
-        poll_interval=0.2,
-        **extra,  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
     )
     return SoftphoneApp(config, clock=clock)
 
@@ -101,10 +104,13 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str, ti
 
 def screen_text(app: SoftphoneApp) -> str:
     """Everything the current screen shows, as plain text, for assertions about words."""
+    from textual.widget import Widget
     from textual.widgets import Static
 
     parts = []
     for widget in app.screen.query(Static):
+        if not all(node.display for node in widget.ancestors_with_self if isinstance(node, Widget)):
+            continue  # hidden: not something the user sees
         rendered = widget.render()
         parts.append(str(rendered.plain if hasattr(rendered, "plain") else rendered))
     return "\n".join(parts)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import scenarios
-from .harness import SIZE, FakeClock, ThreadedSimulator
+from .harness import FakeClock, ThreadedSimulator
 
 
 async def shoot(make: scenarios.ScenarioFactory, outdir: Path) -> Path:
@@ -21,7 +21,7 @@ async def shoot(make: scenarios.ScenarioFactory, outdir: Path) -> Path:
     simulator.start()
     try:
         scenario = make(simulator.url, clock)
-        async with scenario.app.run_test(size=SIZE) as pilot:
+        async with scenario.app.run_test(size=scenario.size) as pilot:
             await scenario.run_before(pilot)
             await pilot.pause()
             svg = scenario.app.export_screenshot(title=f"softphone · {scenario.name}")

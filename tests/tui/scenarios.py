@@ -10,18 +10,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from textual.pilot import Pilot
-from textual.widgets import Button, Input
+from textual.widgets import Button, Input, Static
 
 from softphone.api import CallClient, FaultSettings
+from softphone.tui.adapter import SessionAdapter
 from softphone.tui.app import SoftphoneApp
+from softphone.tui.screens.by_id import DialByIdScreen
 from softphone.tui.screens.confirm import ConfirmScreen
 from softphone.tui.screens.ended import EndedScreen
 from softphone.tui.screens.faults import FaultsScreen
 from softphone.tui.screens.in_call import InCallScreen
 from softphone.tui.screens.incoming import IncomingScreen
-from softphone.tui.screens.login import LoginScreen
+from softphone.tui.screens.login import LoginScreen, TokenScreen
 
-from .harness import FakeClock, make_app, screen_text, session_of, signed_in, until
+from .harness import SIZE, FakeClock, make_app, screen_text, session_of, signed_in, until
 
 RunBefore = Callable[[Pilot[None]], Awaitable[None]]
 
@@ -34,7 +36,7 @@ class Scenario:
     # The timeline mixes responses and pushes of the same version in arrival order, which races;
     # regression snapshots hide it where that order could differ, screenshots always show it.
     deterministic_sidebar: bool
-
+    size: tuple[int, int] = SIZE
 
 
 DEFAULT_SERVER = "http://127.0.0.1:8765"
@@ -208,8 +210,65 @@ def network_faults(url: str, clock: FakeClock) -> Scenario:
     return Scenario("network_faults", app, run_before, deterministic_sidebar=True)
 
 
+def token_refused(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, None, "new-terminal", token="expired-token-0123456789")
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await until(pilot, lambda: isinstance(app.screen, TokenScreen) and "refused" in screen_text(app), "asked again")
+        # This run's free port, named twice, shown as the default server's.
+        app.status = replace(app.status, server=DEFAULT_SERVER)
+        app.screen.query_one(".subline", Static).update(f"Signing in to {DEFAULT_SERVER}")
+        for field in app.screen.query(Input):
+            field.cursor_blink = False
+
+    return Scenario("token_refused", app, run_before, deterministic_sidebar=True)
+
+
+def dial_by_id(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, "alice", "alice-laptop")
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await ready(pilot)
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, DialByIdScreen) and bool(app.screen.query(Input)), "the dialog")
+        for field in app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.press(*"20002", "tab", *"252487239")
+
+    return Scenario("dial_by_id", app, run_before, deterministic_sidebar=True)
+
+
+def _incoming_then(app: SoftphoneApp, url: str, clock: FakeClock, *, unreachable: bool) -> RunBefore:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await ready(pilot)
+        alice = await _peer(url, "alice")
+        await _ring(alice, 20002)
+        await until(pilot, lambda: isinstance(app.screen, IncomingScreen), "the incoming call")
+        clock.advance(4)
+        await until(pilot, lambda: "26s to answer" in screen_text(app), "the countdown")
+        await alice.aclose()
+        if unreachable:
+            # What the push stream says when the server stops answering (the outage tests kill a real one).
+            app.post_message(SessionAdapter.ConnectionChanged("unreachable", "the server does not answer"))
+            await until(pilot, lambda: "cannot answer right now" in screen_text(app), "the words for an outage")
+
+    return run_before
+
+
+def incoming_unreachable(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, "bob", "bob-desk")
+    return Scenario("incoming_unreachable", app, _incoming_then(app, url, clock, unreachable=True), deterministic_sidebar=True)
+
+
+def incoming_narrow(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, "bob", "bob-desk")
+    run_before = _incoming_then(app, url, clock, unreachable=False)
+    return Scenario("incoming_narrow", app, run_before, deterministic_sidebar=True, size=(46, 20))
+
+
 ScenarioFactory = Callable[[str, FakeClock], Scenario]
 
 ALL: list[ScenarioFactory] = [
     home, login, outgoing, incoming, in_call, ended, answered_elsewhere, quit_question, network_faults,
-]
+    token_refused, dial_by_id, incoming_unreachable, incoming_narrow,
+]  # fmt: skip

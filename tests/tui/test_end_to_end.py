@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 
 from support.server import ServerProcess
+from textual.message import Message
 from textual.pilot import Pilot
+from textual.widgets import Button
 
-from softphone.api import CallClient
+from softphone.api import LIVE_CALL_BACKOFF, CallClient
+from softphone.tui.adapter import SessionAdapter
 from softphone.tui.app import SoftphoneApp
 from softphone.tui.screens.ended import EndedScreen
 from softphone.tui.screens.home import HomeScreen
@@ -113,12 +117,25 @@ async def test_answered_on_another_terminal(simulator: ThreadedSimulator, clock:
         await until(pa, lambda: "In call with Bob" in screen_text(alice), "alice in call")
 
 
-async def test_the_phone_survives_a_server_crash_and_catches_up(live_server: ServerProcess) -> None:
-    """SIGKILL the simulator mid-call: the app says it is reconnecting, then learns what it missed."""
+RECOVERY_BOUND = 6.0
+"""Generous on a loaded machine: the design is "within 2 s of the server answering" (the benchmark measures it)."""
+
+
+async def test_a_killed_server_mid_call_unreachable_then_back_soon_and_caught_up(live_server: ServerProcess) -> None:
+    """SIGKILL the simulator mid-call: the call screen says it cannot reach it and offers nothing that
+    needs it; restarted on the same port and database, the phone is connected again soon after
+    ``/healthz`` answers (its waits capped at 2 s while a call is live) and learns what it missed."""
     clock = FakeClock()
     alice = make_app(live_server.base_url, clock, "alice", "alice-1")
+    seen: list[tuple[float, SessionAdapter.ConnectionChanged]] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, SessionAdapter.ConnectionChanged):
+            seen.append((asyncio.get_running_loop().time(), message))
+
     async with AsyncExitStack() as stack:
-        pa = await _start(stack, alice)
+        pa = await stack.enter_async_context(alice.run_test(size=SIZE, message_hook=hook))
+        await signed_in(pa)
         bob = await stack.enter_async_context(CallClient(live_server.base_url, terminal_id="bob-headless"))
         await bob.login("bob")
         await pa.press("enter")
@@ -126,11 +143,58 @@ async def test_the_phone_survives_a_server_crash_and_catches_up(live_server: Ser
         call_id = next(iter(session_of(alice).phone.calls))
         await bob.accept(call_id)
         await bob.report_media(call_id, "joined", "good")
-        await until(pa, lambda: "In call with Bob" in screen_text(alice), "alice in call")
-        live_server.kill()
-        await until(pa, lambda: "reconnecting" in screen_text(alice), "the status line to say reconnecting")
-        assert isinstance(alice.screen, InCallScreen)
-        live_server.restart()
-        await bob.hangup(call_id)  # while alice may still be reconnecting: she must catch up
-        await until(pa, lambda: "Bob hung up" in screen_text(alice), "alice to learn of the hang-up", timeout=20)
-        await until(pa, lambda: "connected" in screen_text(alice) and "reconnecting" not in screen_text(alice), "reconnected")
+        await until_shows(pa, InCallScreen, "In call with Bob")
+
+        await asyncio.to_thread(live_server.kill)
+        await until_shows(pa, InCallScreen, "server unreachable: cannot hang up")
+        assert "retrying in" in screen_text(alice)
+        assert alice.screen.query_one("#hangup", Button).disabled
+        outage_began = len(seen)
+        await pa.press("h")  # unavailable: nothing is sent, nothing fails
+        await pa.pause(0.3)
+        assert session_of(alice).phone.calls[call_id].status == "ongoing"
+
+        await asyncio.to_thread(live_server.restart)  # returns once /healthz answers
+        answered_at = asyncio.get_running_loop().time()
+        await until(pa, lambda: alice.status.connection == "connected", "connected again", timeout=RECOVERY_BOUND + 5)
+        recovered_in = seen[-1][0] - answered_at
+        assert recovered_in < RECOVERY_BOUND, f"connected {recovered_in:.1f}s after the server answered"
+        waits = [message.retry_at - at for at, message in seen[outage_began:] if message.retry_at is not None]
+        assert waits and max(waits) <= LIVE_CALL_BACKOFF.maximum <= 2.0, waits
+
+        await bob.hangup(call_id)
+        await until_shows(pa, EndedScreen, "Bob hung up")
+
+
+async def test_recent_calls_keep_their_words_across_restarts(simulator: ThreadedSimulator, clock: FakeClock) -> None:
+    """Calls of an earlier run, read back from the server's history: words from who ended them, no guesses."""
+    async with AsyncExitStack() as stack:
+        clients = {}
+        for name in ("alice", "bob", "carol"):
+            clients[name] = await stack.enter_async_context(CallClient(simulator.url, terminal_id=f"{name}-1"))
+            await clients[name].login(name)
+        users = {u.name: u for u in (await clients["alice"].directory()).users}
+
+        async def call(callee: str) -> int:
+            target = users[callee]
+            assert target.conversation_id is not None
+            return (await clients["alice"].start_call(target.conversation_id, target.user_id, "audio")).call_id
+
+        hung_up_by_alice = await call("bob")
+        await clients["bob"].accept(hung_up_by_alice)
+        await clients["alice"].hangup(hung_up_by_alice)
+        cancelled_by_alice = await call("carol")
+        await clients["alice"].cancel(cancelled_by_alice)
+        hung_up_by_bob = await call("bob")
+        await clients["bob"].accept(hung_up_by_bob)
+        await clients["bob"].hangup(hung_up_by_bob)
+
+    for terminal, mine in [("alice-1", ["You hung up", "You cancelled the call"]),
+                           ("alice-2", ["Hung up on your other terminal", "Cancelled on your other terminal"])]:  # fmt: skip
+        app = make_app(simulator.url, clock, "alice", terminal)
+        async with app.run_test(size=SIZE) as pilot:
+            await signed_in(pilot)
+            await until_shows(pilot, HomeScreen, *mine, "Bob hung up")
+            words = [machine.headline() for machine in session_of(app).phone.history()]
+            assert words == ["Bob hung up", mine[1], mine[0]]
+            assert "Cancelled on another terminal" not in screen_text(app)

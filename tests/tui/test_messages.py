@@ -36,20 +36,21 @@ async def scripted(events: list[SessionEvent]) -> AsyncIterator[SessionEvent]:
 async def test_each_controller_event_becomes_one_message() -> None:
     app: App[None] = App()
     seen: list[Message] = []
+    refused = Unauthorized()
     events: list[SessionEvent] = [
         CallsChanged((1, 2, 3)),
-        ConnectionChanged("reconnecting", "connection lost"),
+        ConnectionChanged("unreachable", "connection lost", retry_at=12.5),
         RequestFailed(Action.HANGUP, 3, None, "hangup: 41007 通话已结束"),
-        StreamError(Unauthorized()),
+        StreamError(refused),
     ]
     async with app.run_test(message_hook=seen.append) as pilot:
         await SessionAdapter(app).relay(scripted(events))
         await until(pilot, lambda: len(ours(seen)) == len(events), "every message handled")
     assert ours(seen) == [
         SessionAdapter.CallsChanged((1, 2, 3)),
-        SessionAdapter.ConnectionChanged("reconnecting", "connection lost"),
+        SessionAdapter.ConnectionChanged("unreachable", "connection lost", 12.5),
         SessionAdapter.RequestFailed(Action.HANGUP, 3, "hangup: 41007 通话已结束"),
-        SessionAdapter.StreamErrored("40101 未登录或令牌无效"),
+        SessionAdapter.StreamErrored(refused, "40101 未登录或令牌无效"),
     ]
 
 

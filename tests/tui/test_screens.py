@@ -208,6 +208,7 @@ async def test_palette_offers_dial_export_and_sidebar(simulator: ThreadedSimulat
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "Dial Bob (audio)" in titles and "Dial Dave (video)" in titles
         assert "Export timeline" in titles and "Toggle timeline sidebar" in titles
+        assert {"Dial by id", "Open a call by id", "Retry now"} <= set(titles)
         assert not any("Alice" in title for title in titles)
         dial_carol = next(c for c in app.get_system_commands(app.screen) if c.title == "Dial Carol (audio)")
         dial_carol.callback()

@@ -15,7 +15,7 @@ from softphone.core import CallMachine, Role, Source
 from softphone.tui.widgets.timeline import TimelineSidebar
 
 from . import scenarios
-from .harness import SIZE, FakeClock, ThreadedSimulator
+from .harness import FakeClock, ThreadedSimulator
 
 
 @pytest.mark.parametrize("make", scenarios.ALL, ids=lambda make: make.__name__)
@@ -33,7 +33,7 @@ def test_screen(
             await pilot.press("ctrl+b")
         await pilot.pause()
 
-    assert snap_compare(scenario.app, run_before=run_before, terminal_size=SIZE)
+    assert snap_compare(scenario.app, run_before=run_before, terminal_size=scenario.size)
 
 
 def _at(second: int) -> datetime:

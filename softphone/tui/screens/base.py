@@ -4,22 +4,27 @@ Screens depend on the controller (:class:`~softphone.session.Session`) and on :c
 protocol for the app; the app module imports the screens, never the reverse. A screen renders when it
 mounts, when the session appears, and when the app tells it that calls changed (after a
 ``SessionAdapter.CallsChanged`` message); only the lines that tick redraw by themselves.
+
+While the server cannot be reached, the actions that need it (``SERVER_ACTIONS``) are shown
+unavailable: their keys are disabled in the footer and their buttons (class ``needs-server``) greyed,
+instead of each press failing with a notification of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Button, Footer
 
 from softphone.api import CallType
 from softphone.core import CallMachine
 from softphone.session import Clock, Session
+from softphone.tui.errors import KeepsRunning
 from softphone.tui.routing import HOME, View
 from softphone.tui.widgets.call_id import COPY_KEY
 from softphone.tui.widgets.status import Status, StatusLine
@@ -43,8 +48,19 @@ class PhoneHost(Protocol):
     def dismiss_outcome(self, call_id: int) -> None:
         """The user has read how a call ended."""
 
+    def ask_dial_by_id(self) -> None:
+        """Ask for a user id, a conversation id and a call type, and dial them."""
 
-class PhoneScreen(Screen[None]):
+    def ask_open_call(self) -> None:
+        """Ask for a call id and show that call."""
+
+    @property
+    def reachable(self) -> bool:
+        """Whether requests can reach the server now (not while it is found unreachable)."""
+        ...
+
+
+class PhoneScreen(KeepsRunning, Screen[None]):
     """Any screen of the phone: which call it shows, typed access to the app, rendering on changes.
 
     Subclasses set ``view`` and implement ``render_session``. The modal one lists ``ModalScreen``
@@ -56,6 +72,8 @@ class PhoneScreen(Screen[None]):
     BINDINGS = [Binding(COPY_KEY, "copy_call_id", "Copy call id", show=False)]
 
     view: View
+    SERVER_ACTIONS: ClassVar[frozenset[str]] = frozenset()
+    """Actions that send a request: unavailable while the server cannot be reached."""
 
     @property
     def host(self) -> PhoneHost:
@@ -79,13 +97,28 @@ class PhoneScreen(Screen[None]):
         return self.session.phone.get(self.call_id)
 
     def on_mount(self) -> None:
-        self.watch(self.app, "session", self.refresh_view)
+        # Each screen redraws in its own turn (``call_later``), so a bug in one screen's drawing is
+        # that screen's to report and never stops the app's handler that changed what it shows.
+        self.watch(self.app, "session", lambda _: self.call_later(self.refresh_view))
+        self.watch(self.app, "status", lambda _: self.call_later(self.reachability_changed))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Only a screen of a call offers to copy its id."""
+        """Keys that need the server are shown disabled (``None``) while it cannot be reached; only a
+        screen of a call offers to copy its id."""
+        if action in self.SERVER_ACTIONS and not self.host.reachable:
+            return None
         if action == "copy_call_id":
             return self.view.call_id is not None
         return True
+
+    def reachability_changed(self) -> None:
+        """Grey out or restore what needs the server, and redraw (the words may say it is unreachable)."""
+        reachable = self.host.reachable
+        self.refresh_bindings()
+        for button in self.query(".needs-server").results(Button):
+            button.disabled = not reachable
+        if self.host.session is not None:
+            self.refresh_view()
 
     def action_copy_call_id(self) -> None:
         """Copy the call id (so the other party can open the call by id), and say so."""
@@ -95,7 +128,7 @@ class PhoneScreen(Screen[None]):
     def calls_changed(self, call_ids: tuple[int, ...]) -> None:
         """Re-render if the change is about this screen's call (every change, for a screen of no call)."""
         if self.is_mounted and (self.view.call_id is None or self.view.call_id in call_ids):
-            self.refresh_view()
+            self.call_later(self.refresh_view)
 
     def refresh_view(self) -> None:
         self.render_session(self.host.session)
@@ -132,7 +165,7 @@ class FullScreen(PhoneScreen):
         self.watch(self.app, "show_sidebar", self._show_sidebar)
 
     def _show_sidebar(self, shown: bool) -> None:
-        self.sidebar.display = shown
+        self.set_class(not shown, "-sidebar-hidden")
 
     def render_session(self, session: Session | None) -> None:
         if session is None:

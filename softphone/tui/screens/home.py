@@ -18,18 +18,25 @@ from softphone.tui.widgets.formatting import clock_text
 RECENT_CALLS_SHOWN = 8
 
 
+NO_DIRECTORY_HINT = "This server has no directory: i dials by ids, o opens a call by its id."
+
+
 class HomeScreen(FullScreen):
     BINDINGS = [
         Binding("enter", "dial('audio')", "Audio call"),
         Binding("v", "dial('video')", "Video call"),
+        Binding("i", "dial_by_id", "Dial by id"),
+        Binding("o", "open_call", "Open call"),
     ]
+    SERVER_ACTIONS = frozenset({"dial", "dial_by_id", "open_call"})
 
     def compose_main(self) -> ComposeResult:
         yield Static("Contacts", classes="section-title")
         self.contacts = OptionList(id="contacts")
         self.recent = Static(id="recent")
+        self.hint = Static("enter audio call · v video call · i dial by id · o open a call", classes="hint")
         yield self.contacts
-        yield Static("enter audio call · v video call · ctrl+p more", classes="hint")
+        yield self.hint
         yield Static("Recent calls", classes="section-title")
         yield self.recent
 
@@ -47,6 +54,9 @@ class HomeScreen(FullScreen):
                 for c in wanted
             )
             contacts.highlighted = highlighted if highlighted is not None else (0 if wanted else None)
+        self.contacts.display = session.offers.directory
+        if not session.offers.directory:
+            self.hint.update(NO_DIRECTORY_HINT)
         self.recent.update(self._recent(session))
 
     def _recent(self, session: Session) -> Text:
@@ -79,3 +89,9 @@ class HomeScreen(FullScreen):
         option = contacts.get_option_at_index(contacts.highlighted)
         assert option.id is not None
         self.host.dial(option.id, CallType(call_type))
+
+    def action_dial_by_id(self) -> None:
+        self.host.ask_dial_by_id()
+
+    def action_open_call(self) -> None:
+        self.host.ask_open_call()

@@ -23,6 +23,7 @@ from softphone.tui.widgets.ticking import Ticking
 # What the user can switch the simulated media to; joining is the app's own first step.
 STAGE_CYCLE = [MediaStage.JOINED, MediaStage.RECONNECTING, MediaStage.LEFT]
 QUALITY_CYCLE = list(NetworkQuality)
+UNREACHABLE = "server unreachable: cannot hang up or report media right now"
 
 
 def next_in(cycle: list[str], current: str | None) -> str:
@@ -44,20 +45,23 @@ class InCallScreen(FullScreen):
         Binding("m", "next_stage", "Media stage"),
         Binding("n", "next_quality", "Network quality"),
     ]
+    SERVER_ACTIONS = frozenset({"hangup", "next_stage", "next_quality"})
 
     def compose_main(self) -> ComposeResult:
         self.headline = Static(id="headline", classes="headline")
+        self.server_note = Static(UNREACHABLE, id="server-note", classes="warning")
         self.timer = Ticking(talk_time, self.host.clock, id="timer", classes="timer")
         self.media = MediaPanel(self.host.clock, id="media")
         yield self.headline
         yield CallIdLine(self.call_id)
+        yield self.server_note
         yield self.timer
         yield self.media
         with Horizontal(id="call-buttons"):
             # Compact, so all three fit beside the sidebar at 80 columns.
-            yield Button("Hang up (h)", id="hangup", variant="error", compact=True)
-            yield Button("Stage (m)", id="stage", compact=True)
-            yield Button("Quality (n)", id="quality", compact=True)
+            yield Button("Hang up (h)", id="hangup", variant="error", compact=True, classes="needs-server")
+            yield Button("Stage (m)", id="stage", compact=True, classes="needs-server")
+            yield Button("Quality (n)", id="quality", compact=True, classes="needs-server")
 
     def render_main(self, session: Session) -> None:
         machine = self.machine()
@@ -66,6 +70,7 @@ class InCallScreen(FullScreen):
         self.headline.update(
             Text.assemble((machine.headline(), "bold"), f"  ·  {machine.facts.call_type or ''} call")
         )
+        self.server_note.display = not self.host.reachable
         self.timer.show(machine)
         self.media.show(machine)
 

@@ -19,11 +19,23 @@ from softphone.tui.screens.base import PhoneScreen
 from softphone.tui.widgets.call_id import CallIdLine
 from softphone.tui.widgets.ticking import Ticking
 
+UNREACHABLE = "server unreachable: cannot answer right now"
+RING_TIME_UP = "ring time is up: waiting for the server"
 
-def answer_line(machine: CallMachine, now: datetime) -> str:
-    """``26s to answer`` (empty when the server gave no ring timeout)."""
+
+def answer_line(machine: CallMachine, now: datetime, reachable: bool = True) -> str:
+    """``26s to answer``; never below zero, never a countdown the server cannot act on, empty without a ring timeout.
+
+    The call id has its own line (``CallIdLine``), so it is not repeated here.
+    """
+    if not reachable:
+        return UNREACHABLE
     remaining = machine.ring_remaining(now)
-    return f"{int(remaining.total_seconds())}s to answer" if remaining is not None else ""
+    if remaining is None:
+        return ""
+    if remaining.total_seconds() < 1:
+        return RING_TIME_UP
+    return f"{int(remaining.total_seconds())}s to answer"
 
 
 class IncomingScreen(ModalScreen[None], PhoneScreen):
@@ -33,21 +45,22 @@ class IncomingScreen(ModalScreen[None], PhoneScreen):
         Binding("a", "accept", "Accept"),
         Binding("r", "reject", "Reject"),
     ]
+    SERVER_ACTIONS = frozenset({"accept", "reject"})
 
     def __init__(self, view: View) -> None:
         super().__init__()
         self.view = view
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="incoming-dialog"):
+        with Vertical(id="incoming-dialog", classes="dialog"):
             self.headline = Static(id="headline", classes="headline")
-            self.countdown = Ticking(answer_line, self.host.clock, id="countdown", classes="subline")
+            self.countdown = Ticking(self.answer_line, self.host.clock, id="countdown", classes="subline")
             yield self.headline
             yield CallIdLine(self.call_id)
             yield self.countdown
             with Horizontal(id="incoming-buttons"):
-                yield Button("Accept  (a)", id="accept", variant="success")
-                yield Button("Reject  (r)", id="reject", variant="error")
+                yield Button("Accept  (a)", id="accept", variant="success", classes="needs-server")
+                yield Button("Reject  (r)", id="reject", variant="error", classes="needs-server")
         yield Footer()
 
     def render_session(self, session: Session | None) -> None:
@@ -57,6 +70,9 @@ class IncomingScreen(ModalScreen[None], PhoneScreen):
         kind = machine.facts.call_type or "audio"
         self.headline.update(Text.assemble(f"Incoming {kind} call from ", (machine.peer_name, "bold")))
         self.countdown.show(machine)
+
+    def answer_line(self, machine: CallMachine, now: datetime) -> str:
+        return answer_line(machine, now, self.host.reachable)
 
     @on(Button.Pressed, "#accept")
     def action_accept(self) -> None:

@@ -17,12 +17,21 @@ from softphone.tui.widgets.call_id import CallIdLine
 from softphone.tui.widgets.media import MediaPanel
 from softphone.tui.widgets.ticking import Ticking
 
+UNREACHABLE = "server unreachable: cannot cancel right now"
+NO_ANSWER_YET = "no answer yet: waiting for the server to end it"
 
-def ring_line(machine: CallMachine, now: datetime) -> str:
-    """``audio call · rings for 23s more``."""
+
+def ring_line(machine: CallMachine, now: datetime, reachable: bool = True) -> str:
+    """``audio call · rings for 23s more`` (the call id, what a callee without push opens, has its own line)."""
+    head = f"{machine.facts.call_type or 'audio'} call"
+    if not reachable:
+        return f"{head} · {UNREACHABLE}"
     remaining = machine.ring_remaining(now)
-    ring = f" · rings for {int(remaining.total_seconds())}s more" if remaining is not None else ""
-    return f"{machine.facts.call_type or 'audio'} call{ring}"
+    if remaining is None:
+        return head
+    if remaining.total_seconds() < 1:
+        return f"{head} · {NO_ANSWER_YET}"
+    return f"{head} · rings for {int(remaining.total_seconds())}s more"
 
 
 class OutgoingScreen(FullScreen):
@@ -30,16 +39,17 @@ class OutgoingScreen(FullScreen):
         Binding("c", "cancel", "Cancel"),
         Binding("escape", "cancel", "Cancel", show=False),
     ]
+    SERVER_ACTIONS = frozenset({"cancel"})
 
     def compose_main(self) -> ComposeResult:
         self.headline = Static(id="headline", classes="headline")
-        self.countdown = Ticking(ring_line, self.host.clock, id="countdown", classes="subline")
+        self.countdown = Ticking(self.ring_line, self.host.clock, id="countdown", classes="subline")
         self.media = MediaPanel(self.host.clock, id="media")
         yield self.headline
         yield CallIdLine(self.call_id)
         yield self.countdown
         yield self.media
-        yield Button("Cancel  (c)", id="cancel", variant="error")
+        yield Button("Cancel  (c)", id="cancel", variant="error", classes="needs-server")
 
     def render_main(self, session: Session) -> None:
         machine = self.machine()
@@ -48,6 +58,9 @@ class OutgoingScreen(FullScreen):
         self.headline.update(Text(machine.headline(), style="bold"))
         self.countdown.show(machine)
         self.media.show(machine)
+
+    def ring_line(self, machine: CallMachine, now: datetime) -> str:
+        return ring_line(machine, now, self.host.reachable)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -13,7 +13,7 @@ class CallIdLine(Static):
 
     def __init__(self, call_id: int) -> None:
         super().__init__(
-            Text.assemble(("Call id ", "dim"), (str(call_id), "bold"), (f"  · {COPY_KEY} copies it", "dim")),
+            Text.assemble(("Call id ", "dim"), (str(call_id), "bold"), (f" · {COPY_KEY} copies it", "dim")),
             id="call-id",
             classes="subline",
         )

@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from softphone.core import CallMachine
 from softphone.session import Clock
+from softphone.tui.errors import guarded
 
 TICK_SECONDS = 1.0
 
@@ -31,7 +32,7 @@ class Ticking(Static):
         self._shown: RenderableType | None = None
 
     def on_mount(self) -> None:
-        self.set_interval(TICK_SECONDS, self.tick)
+        self.set_interval(TICK_SECONDS, guarded(lambda: self.app, self.tick, f"the ticking line #{self.id}"))
 
     def show(self, machine: CallMachine) -> None:
         self.machine = machine
