@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,load]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -38,9 +38,13 @@ screenshots: $(STAMP)
 		{ echo "screenshots need rsvg-convert: apt-get install librsvg2-bin fonts-firacode"; exit 1; }
 	cd tests && ../$(BIN)/python -m tui.make_screenshots ../screenshots
 
-# Start-up, call cycles, push fan-out and RSS of the simulator; table in benchmarks/results.md.
+# Every figure of issue 12 as a ratio to a baseline of the same run (several minutes; needs wrk, which
+# root gets from apt): benchmarks/results.md and results.json. The old one-client table: bench-simple.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_simulator.py --out benchmarks/results.md
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; } || \
+		{ echo "make bench needs wrk: apt-get install wrk"; exit 1; }
+	$(BIN)/python -m pip install -q -e '.[test,load,bench]'
+	$(BIN)/python -m benchmarks.bench_scale --out benchmarks/results.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
