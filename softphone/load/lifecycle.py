@@ -32,6 +32,9 @@ import websocket
 from gevent.event import AsyncResult
 from locust import FastHttpUser, task
 from locust.contrib.fasthttp import FastHttpSession
+from locust.env import Environment
+from locust.rpc import Message
+from locust.runners import MasterRunner, WorkerRunner
 from pydantic import BaseModel, ValidationError
 
 from softphone.api import (
@@ -76,6 +79,9 @@ POLL_INTERVAL_S = 0.2
 """Without push, how often the caller asks for the state of a call that should have timed out."""
 PLAN_OPTION = "softphone_plan"
 """The Locust option carrying the plan as JSON: Locust hands custom options to every worker with each spawn."""
+CLAIM_MESSAGE = "softphone_claim"
+PAIR_MESSAGE = "softphone_pair"
+CLAIM_WAIT_S = 30.0
 
 
 class UnexpectedOutcome(SoftphoneError):
@@ -90,6 +96,46 @@ def describe(error: BaseException) -> str:
 @lru_cache(maxsize=4)
 def plan_from(options_json: str) -> LoadPlan:
     return LoadPlan.model_validate_json(options_json)
+
+
+class PairBroker:
+    """Hands every user a pair of its own: counted here in one process, by the master for workers.
+
+    Locust spreads users over workers as it likes (all users of a small class may land on one), so
+    workers cannot split the pairs among themselves; each asks the master, which counts per class.
+    """
+
+    def __init__(self) -> None:
+        self._next: defaultdict[Outcome, itertools.count[int]] = defaultdict(itertools.count)
+        self._waiting: dict[str, AsyncResult] = {}
+
+    def serve(self, master: MasterRunner) -> None:
+        master.register_message(CLAIM_MESSAGE, self._on_claim)
+
+    def attach(self, worker: WorkerRunner) -> None:
+        worker.register_message(PAIR_MESSAGE, self._on_pair)
+
+    def claim(self, environment: Environment, outcome: Outcome) -> int:
+        runner = environment.runner
+        if not isinstance(runner, WorkerRunner):
+            return next(self._next[outcome])
+        ticket = uuid.uuid4().hex
+        result = self._waiting[ticket] = AsyncResult()
+        runner.send_message(CLAIM_MESSAGE, {"outcome": outcome.value, "ticket": ticket})
+        slot: int = result.get(timeout=CLAIM_WAIT_S)
+        return slot
+
+    def _on_claim(self, environment: Environment, msg: Message) -> None:
+        slot = next(self._next[Outcome(msg.data["outcome"])])
+        assert environment.runner is not None
+        environment.runner.send_message(PAIR_MESSAGE, {"ticket": msg.data["ticket"], "slot": slot}, client_id=msg.node_id)
+
+    def _on_pair(self, environment: Environment, msg: Message) -> None:
+        self._waiting.pop(msg.data["ticket"]).set(msg.data["slot"])
+
+
+BROKER = PairBroker()
+"""The one broker of this load process."""
 
 
 # --------------------------------------------------------------------------- the wire, through Locust
@@ -245,12 +291,10 @@ class CallLifecycle(FastHttpUser):
 
     abstract = True
     outcome: ClassVar[Outcome]
-    _claimed: ClassVar[defaultdict[Outcome, itertools.count[int]]] = defaultdict(itertools.count)
 
     def on_start(self) -> None:
         self.plan = plan_from(getattr(self.environment.parsed_options, PLAN_OPTION))
-        worker = getattr(self.environment.runner, "worker_index", 0)
-        caller, callee, offset = self.plan.pair_for(self.outcome, worker, next(self._claimed[self.outcome]))
+        caller, callee, offset = self.plan.pair_for(self.outcome, BROKER.claim(self.environment, self.outcome))
         self.pacing_s = self.plan.load_of(self.outcome).pacing_s
         wire = Wire(self.client)
         self.caller = Party.login(wire, self.plan, caller)

@@ -87,9 +87,7 @@ class OutcomeLoad(BaseModel):
     users: int
     pacing_s: float
     first_pair: int
-    """Pairs ``first_pair .. first_pair + slots - 1`` of the user list belong to this class."""
-    slots: int
-    """Pairs set aside: ``workers * ceil(users / workers)``, so each worker owns a block of its own."""
+    """Pairs ``first_pair .. first_pair + users - 1`` of the user list belong to this class."""
 
     @property
     def rate(self) -> float:
@@ -130,24 +128,21 @@ class LoadPlan(BaseModel):
     def load_of(self, outcome: Outcome) -> OutcomeLoad:
         return next(load for load in self.loads if load.outcome is outcome)
 
-    def pair_for(self, outcome: Outcome, worker_index: int, local_index: int) -> tuple[str, str, float]:
-        """The caller, callee and first-call offset of the ``local_index``-th user of a class on a worker.
+    def pair_for(self, outcome: Outcome, slot: int) -> tuple[str, str, float]:
+        """The caller, callee and first-call offset of the ``slot``-th user of a class.
 
-        Each worker owns a block of ``ceil(users / workers)`` pairs of the class, so workers never share
-        a pair without talking to each other. The offset spreads the class's first calls evenly over
-        one pacing period.
+        Slots are handed out by whoever runs the users (the master, on workers' request), so no two
+        users share a pair. The offsets spread the class's first calls evenly over one pacing period.
         """
         load = self.load_of(outcome)
-        block = load.slots // self.workers
-        if local_index >= block:
-            raise PlanError(f"{outcome.value}: worker {worker_index} got more than its {block} users")
-        slot = worker_index * block + local_index
+        if not 0 <= slot < load.users:
+            raise PlanError(f"{outcome.value}: more than the {load.users} users the plan has")
         pair = load.first_pair + slot
-        return self.users[2 * pair], self.users[2 * pair + 1], load.pacing_s * slot / load.slots
+        return self.users[2 * pair], self.users[2 * pair + 1], load.pacing_s * slot / load.users
 
 
 def size_loads(
-    rate: float, mix: dict[Outcome, float], ring_timeout_s: float, concurrency: int | None, workers: int
+    rate: float, mix: dict[Outcome, float], ring_timeout_s: float, concurrency: int | None
 ) -> tuple[OutcomeLoad, ...]:
     """Users and pacing per outcome for ``rate`` calls/s; ``concurrency`` fixes the total number of users."""
     shortest = {
@@ -170,22 +165,9 @@ def size_loads(
         if outcome not in mix:
             continue
         users = counts[outcome]
-        slots = workers * math.ceil(users / workers)
-        loads.append(
-            OutcomeLoad(
-                outcome=outcome,
-                users=users,
-                pacing_s=users / (rate * mix[outcome]),
-                first_pair=first_pair,
-                slots=slots,
-            )
-        )
-        first_pair += slots
+        loads.append(OutcomeLoad(outcome=outcome, users=users, pacing_s=users / (rate * mix[outcome]), first_pair=first_pair))
+        first_pair += users
     return tuple(loads)
-
-
-def pairs_needed(loads: tuple[OutcomeLoad, ...]) -> int:
-    return sum(load.slots for load in loads)
 
 
 def make_plan(
@@ -211,8 +193,8 @@ def make_plan(
         raise PlanError("--duration must be more than 0 seconds")
     if concurrency is not None and concurrency < 1:
         raise PlanError("--concurrency must be at least 1")
-    loads = size_loads(rate, parse_mix(mix), ring_timeout_s, concurrency, workers)
-    needed = 2 * pairs_needed(loads)
+    loads = size_loads(rate, parse_mix(mix), ring_timeout_s, concurrency)
+    needed = 2 * sum(load.users for load in loads)
     if users is None:
         names = generated_user_names(needed)
     elif users.strip().isdecimal():
@@ -220,10 +202,9 @@ def make_plan(
     else:
         names = tuple(name.strip() for name in users.split(",") if name.strip())
     if len(names) < needed:
-        concurrency_text = sum(load.users for load in loads)
         raise PlanError(
-            f"--users: {len(names)} users are too few; {concurrency_text} concurrent calls"
-            f"{f' over {workers} workers' if workers > 1 else ''} need {needed} (a caller and a callee each)"
+            f"--users: {len(names)} users are too few; {needed // 2} concurrent calls need {needed}"
+            " (a caller and a callee each)"
         )
     return LoadPlan(
         server=server.rstrip("/"),

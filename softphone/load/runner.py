@@ -33,7 +33,7 @@ from locust.stats import (
     stats_printer,
 )
 
-from softphone.load.lifecycle import PLAN_OPTION, USER_CLASSES
+from softphone.load.lifecycle import BROKER, PLAN_OPTION, USER_CLASSES
 from softphone.load.plan import Launch, LoadPlan
 from softphone.load.report import summarize, summary_table
 
@@ -77,6 +77,7 @@ def run_worker(launch: Launch) -> int:
     """Connect to the master and run whatever share it sends, until it says quit."""
     environment = new_environment(None)
     runner = environment.create_worker_runner(launch.master_host, launch.master_port)
+    BROKER.attach(runner)
 
     @environment.events.test_stop.add_listener
     def report_final(**_: Any) -> None:
@@ -105,6 +106,7 @@ def run_load(launch: Launch, plan: LoadPlan) -> int:
         )
         done: set[str] = set()
         master.register_message(DONE_MESSAGE, lambda msg, **_: done.add(msg.node_id))
+        BROKER.serve(master)
         workers = [start_worker(launch) for _ in range(launch.local_workers)]
     if launch.web_port is not None:
         environment.create_web_ui("127.0.0.1", launch.web_port)
