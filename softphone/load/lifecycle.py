@@ -98,16 +98,25 @@ def plan_from(options_json: str) -> LoadPlan:
     return LoadPlan.model_validate_json(options_json)
 
 
-class PairBroker:
-    """Hands every user a pair of its own: counted here in one process, by the master for workers.
+class Coordinator:
+    """What the users of a process share: when calls begin, and which pair each user gets.
 
-    Locust spreads users over workers as it likes (all users of a small class may land on one), so
-    workers cannot split the pairs among themselves; each asks the master, which counts per class.
+    Calls begin ``warmup_s`` after the process started its share of the test (``begin``), so every
+    user's schedule counts from the same moment. Pairs are counted here in one process and by the
+    master for workers: Locust spreads users over workers as it likes (all users of a small class may
+    land on one), so workers cannot split the pairs among themselves.
     """
 
     def __init__(self) -> None:
         self._next: defaultdict[Outcome, itertools.count[int]] = defaultdict(itertools.count)
         self._waiting: dict[str, AsyncResult] = {}
+        self.calls_begin = 0.0
+        """``perf_counter`` time of the first scheduled call."""
+
+    def begin(self, environment: Environment, **_: Any) -> None:
+        """Locust's ``test_start``: on a worker the plan has just arrived with the first spawn."""
+        plan = plan_from(getattr(environment.parsed_options, PLAN_OPTION))
+        self.calls_begin = time.perf_counter() + plan.warmup_s
 
     def serve(self, master: MasterRunner) -> None:
         master.register_message(CLAIM_MESSAGE, self._on_claim)
@@ -134,8 +143,8 @@ class PairBroker:
         self._waiting.pop(msg.data["ticket"]).set(msg.data["slot"])
 
 
-BROKER = PairBroker()
-"""The one broker of this load process."""
+COORDINATOR = Coordinator()
+"""The one coordinator of this load process."""
 
 
 # --------------------------------------------------------------------------- the wire, through Locust
@@ -294,14 +303,14 @@ class CallLifecycle(FastHttpUser):
 
     def on_start(self) -> None:
         self.plan = plan_from(getattr(self.environment.parsed_options, PLAN_OPTION))
-        caller, callee, offset = self.plan.pair_for(self.outcome, BROKER.claim(self.environment, self.outcome))
+        caller, callee, offset = self.plan.pair_for(self.outcome, COORDINATOR.claim(self.environment, self.outcome))
         self.pacing_s = self.plan.load_of(self.outcome).pacing_s
         wire = Wire(self.client)
         self.caller = Party.login(wire, self.plan, caller)
         self.callee = Party.login(wire, self.plan, callee)
         self.conversation_id = self.caller.conversation_with(self.callee)
-        self.next_at = time.perf_counter() + offset
-        gevent.sleep(offset)
+        self.next_at = COORDINATOR.calls_begin + offset
+        gevent.sleep(max(0.0, self.next_at - time.perf_counter()))
 
     def on_stop(self) -> None:
         for party in (self.caller, self.callee):

@@ -26,6 +26,9 @@ SHORT_CALL_PACING_S = 1.0
 TIMEOUT_MARGIN_S = 2.0
 """Beyond the ring timeout: how long a timed-out call may take to be seen as ended."""
 GENERATED_USER_ID_BASE = 100_000
+WARMUP_BASE_S = 1.0
+WARMUP_PER_USER_S = 0.01
+"""Sign-in time allowed per Locust user (two logins and a directory): no call is scheduled before."""
 
 
 class Outcome(StrEnum):
@@ -110,6 +113,9 @@ class LoadPlan(BaseModel):
     loads: tuple[OutcomeLoad, ...]
     users: tuple[str, ...]
     """User names (or ids) in pairs: pair ``p`` is ``users[2p]`` calling ``users[2p + 1]``."""
+    warmup_s: float
+    """From the start until the first call: users sign in meanwhile, so sign-ins do not load the
+    server while calls are measured. A user still signing in after it starts late, which shows."""
 
     @property
     def concurrency(self) -> int:
@@ -216,6 +222,7 @@ def make_plan(
         workers=workers,
         loads=loads,
         users=names[:needed],
+        warmup_s=WARMUP_BASE_S + WARMUP_PER_USER_S * (needed // 2),
     )
 
 

@@ -33,7 +33,7 @@ from locust.stats import (
     stats_printer,
 )
 
-from softphone.load.lifecycle import BROKER, PLAN_OPTION, USER_CLASSES
+from softphone.load.lifecycle import COORDINATOR, PLAN_OPTION, USER_CLASSES
 from softphone.load.plan import Launch, LoadPlan
 from softphone.load.report import summarize, summary_table
 
@@ -56,12 +56,14 @@ def options_for(plan: LoadPlan | None) -> Any:
 
 
 def new_environment(plan: LoadPlan | None) -> Environment:
-    return Environment(
+    environment = Environment(
         user_classes=list(USER_CLASSES.values()),
         host=plan.server if plan else None,
         stop_timeout=plan.stop_timeout_s if plan else None,
         parsed_options=options_for(plan),
     )
+    environment.events.test_start.add_listener(COORDINATOR.begin)
+    return environment
 
 
 def run(launch: Launch) -> int:
@@ -77,7 +79,7 @@ def run_worker(launch: Launch) -> int:
     """Connect to the master and run whatever share it sends, until it says quit."""
     environment = new_environment(None)
     runner = environment.create_worker_runner(launch.master_host, launch.master_port)
-    BROKER.attach(runner)
+    COORDINATOR.attach(runner)
 
     @environment.events.test_stop.add_listener
     def report_final(**_: Any) -> None:
@@ -106,7 +108,7 @@ def run_load(launch: Launch, plan: LoadPlan) -> int:
         )
         done: set[str] = set()
         master.register_message(DONE_MESSAGE, lambda msg, **_: done.add(msg.node_id))
-        BROKER.serve(master)
+        COORDINATOR.serve(master)
         workers = [start_worker(launch) for _ in range(launch.local_workers)]
     if launch.web_port is not None:
         environment.create_web_ui("127.0.0.1", launch.web_port)
@@ -120,10 +122,9 @@ def run_load(launch: Launch, plan: LoadPlan) -> int:
     try:
         if isinstance(runner, MasterRunner):
             wait_for_workers(runner, plan.workers, WORKERS_WAIT_S if workers else None)
-        began = time.monotonic()
         runner.start(plan.concurrency, spawn_rate=plan.concurrency, user_classes=classes)
-        gevent.sleep(plan.duration_s)  # the load runs this long: Locust's users do the work meanwhile
-        window_s = time.monotonic() - began
+        # Users sign in, then place calls for the duration; Locust's users do the work meanwhile.
+        gevent.sleep(plan.warmup_s + plan.duration_s)
         if isinstance(runner, MasterRunner):
             stop_workers(runner, done, plan)
         else:
@@ -136,7 +137,7 @@ def run_load(launch: Launch, plan: LoadPlan) -> int:
     print_percentile_stats(environment.stats)
     print_error_report(environment.stats)
     crashes = sum(row["count"] for row in runner.exceptions.values())
-    summary = summarize(environment.stats, plan, window_s, crashes)
+    summary = summarize(environment.stats, plan, crashes)
     if csv_writer is not None:
         csv_writer.close_files()
     runner.quit()
