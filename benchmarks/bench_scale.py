@@ -30,10 +30,12 @@ import datetime as dt
 import json
 import math
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -298,13 +300,13 @@ def request_cost(sizes: Sizes) -> dict[str, Any]:
     return {"rounds": rounds}
 
 
-def profile(sizes: Sizes, out: Path) -> None:
+def profile(sizes: Sizes, out: Path) -> dict[str, Any]:
     """pyinstrument around the simulator while wrk runs lifecycles; the text report goes to ``out``."""
     log(f"profile: pyinstrument on the simulator, wrk lifecycles for {sizes.profile_seconds}s")
-    wrapper = [sys.executable, "-m", "pyinstrument", "-r", "text", "-p", "show_all=false", "-o", str(out)]
+    wrapper = [sys.executable, "-m", "pyinstrument", "-r", "text", "-p", "show_all=true", "-o", str(out)]
     with tempfile.TemporaryDirectory() as workdir, simulator(users=2 * WRK_CONNECTIONS + 2, wrapper=wrapper) as sim:
         pairs = pairs_file(sim, 1, WRK_CONNECTIONS, Path(workdir))
-        wrk(sim.url, sizes.profile_seconds, str(ROOT / "benchmarks" / "lifecycle.lua"), str(pairs))
+        return wrk(sim.url, sizes.profile_seconds, str(ROOT / "benchmarks" / "lifecycle.lua"), str(pairs))
 
 
 # --------------------------------------------------------------------------- sustained calls (softphone load)
@@ -374,8 +376,12 @@ def first_paint(sizes: Sizes) -> dict[str, Any]:
 
 
 def key_to_screen(sizes: Sizes) -> dict[str, Any]:
-    """Alice presses enter on Bob; Bob's screen rings. Bob presses r; Alice's screen says he declined."""
-    samples: dict[str, list[float]] = {"dial_to_ring": [], "reject_to_declined": []}
+    """Alice presses enter on Bob: Bob's screen rings. Bob presses r: Alice's screen shows the ended call.
+
+    What each screen shows only after the key: Bob's ``call N`` (call ids count up from 1 on a fresh
+    server) and Alice's ended screen's ``Back home`` key hint.
+    """
+    samples: dict[str, list[float]] = {"dial_to_ring": [], "reject_to_ended": []}
     with simulator(users=2) as sim:
         alice = Terminal([sys.executable, "-m", "softphone", "--server", sim.url, "--user", "u0001"])
         bob = Terminal([sys.executable, "-m", "softphone", "--server", sim.url, "--user", "u0002"])
@@ -389,17 +395,17 @@ def key_to_screen(sizes: Sizes) -> dict[str, Any]:
                 mark = len(bob.output)
                 pressed_at = time.perf_counter()
                 alice.press(b"\r")
-                samples["dial_to_ring"].append(bob.wait_for(b"Incoming", since=mark) - pressed_at)
+                samples["dial_to_ring"].append(bob.wait_for(b"call %d " % (press + 1), since=mark) - pressed_at)
+                alice.pump()
                 mark = len(alice.output)
                 pressed_at = time.perf_counter()
                 bob.press(b"r")
-                samples["reject_to_declined"].append(alice.wait_for(b"declined", since=mark) - pressed_at)
-                back = alice.press(b"\r")
-                alice.wait_for(b"Contacts", since=back)
+                samples["reject_to_ended"].append(alice.wait_for(b"Back home", since=mark) - pressed_at)
+                alice.wait_for(b"Contacts", since=alice.press(b"\r"))
         finally:
             alice.close()
             bob.close()
-    both = samples["dial_to_ring"] + samples["reject_to_declined"]
+    both = samples["dial_to_ring"] + samples["reject_to_ended"]
     return {name: latency_ms(values) for name, values in samples.items()} | {"all": latency_ms(both)}
 
 
@@ -414,112 +420,172 @@ def fmt(figures: dict[str, float], unit: str = "", digits: int = 2) -> str:
     return f"{figures['median']:.{digits}f}{unit} (min {figures['min']:.{digits}f}, max {figures['max']:.{digits}f})"
 
 
-def render(results: dict[str, Any]) -> str:
+Row = str
+
+
+def push_rows(results: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
     push = results["push"]
     idle = {key: spread([run["push"][key] for run in push["idle"]]) for key in ("p50", "p99", "max")}
     rtt = spread([run["healthz_rtt"]["p50"] for run in push["idle"]])
     state_rtt = spread([run["state_rtt"]["p50"] for run in push["idle"]])
-    push_ratio = spread([run["push"]["p50"] / run["healthz_rtt"]["p50"] for run in push["idle"]])
-    loaded = {key: spread([run["push"][key] for run in push["with_idle_terminals"]]) for key in ("p50", "p99", "max")}
-    fan_ratio = {
+    ratio = spread([run["push"]["p50"] / run["healthz_rtt"]["p50"] for run in push["idle"]])
+    loaded = {key: spread([run["push"][key] for run in push["with_idle_terminals"]]) for key in ("p50", "p99")}
+    fan = {
         key: spread([b["push"][key] / a["push"][key] for a, b in zip(push["idle"], push["with_idle_terminals"], strict=True)])
         for key in ("p50", "p99")
     }
-    last = push["subscribers"]["last_frame"]
+    last, first = push["subscribers"]["last_frame"], push["subscribers"]["first_frame"]
+    return [
+        f"| push latency p50, idle ({sizes['push_calls']} calls/run) | {fmt(idle['p50'], ' ms')} | HTTP round trip "
+        f"`/healthz` p50 {fmt(rtt, ' ms')}; `GET state` p50 {fmt(state_rtt, ' ms')} | {fmt(ratio, '×')} the `/healthz` "
+        f"round trip | ≤ 1.3×: {verdict(ratio['median'] <= 1.3)} |",
+        f"| push latency p99 / max, idle | {fmt(idle['p99'], ' ms')} / {fmt(idle['max'], ' ms')} | — | — | "
+        f"p99 ≤ 5 ms: {verdict(idle['p99']['median'] <= 5)} |",
+        f"| push latency p50 / p99 with {sizes['idle_terminals']} idle terminals of other users connected | "
+        f"{fmt(loaded['p50'], ' ms')} / {fmt(loaded['p99'], ' ms')} | the idle figures | p50 {fmt(fan['p50'], '×')}, "
+        f"p99 {fmt(fan['p99'], '×')} | ≤ 2×: {verdict(fan['p50']['median'] <= 2 and fan['p99']['median'] <= 2)} |",
+        f"| last of {sizes['subscribers']} subscribers of one user has its frame ({sizes['fanout_calls']} calls) | "
+        f"p50 {last['p50']:.1f} ms, p95 {last['p95']:.1f} ms, max {last['max']:.1f} ms (first frame p50 {first['p50']:.1f} ms) "
+        f"| idle push p50 {idle['p50']['median']:.2f} ms | {last['p50'] / idle['p50']['median']:.1f}× | "
+        f"≤ 20 ms: {verdict(last['p50'] <= 20)} |",
+    ]
+
+
+def memory_rows(results: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
     memory = results["memory"]
-    levels = [key for key in memory["deflate"][0] if key.isdigit()]
-    per_conn = {level: spread([run[level]["kib_per_connection"] for run in memory["deflate"]]) for level in levels}
-    plain_level = next(key for key in memory["no_deflate"] if key.isdigit())
+    first_run = memory["deflate"][0]
+    rows = []
+    for level in (key for key in first_run if key.isdigit()):
+        per = spread([run[level]["kib_per_connection"] for run in memory["deflate"]])
+        rows.append(
+            f"| server RSS per idle push connection, {level} connections | {fmt(per, ' KiB', 1)} (RSS "
+            f"{first_run[level]['rss_kib'] / 1024:.0f} MiB) | idle server RSS {first_run['idle_rss_kib'] / 1024:.0f} MiB "
+            f"| — | ≤ 40 KB: {verdict(per['median'] * 1.024 <= 40)} |"
+        )
+    plain = next(key for key in memory["no_deflate"] if key.isdigit())
+    rows.append(
+        f"| … {plain} connections whose client offers no permessage-deflate (1 run) | "
+        f"{memory['no_deflate'][plain]['kib_per_connection']:.1f} KiB | — | — | — |"
+    )
+    return rows
+
+
+def cost_rows(results: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
     cost = results["request_cost"]["rounds"]
-    cost_state = spread([row["cost_vs_state"] for row in cost])
-    cost_health = spread([row["cost_vs_healthz"] for row in cost])
-    sustained_result = results["sustained"]
-    lifecycles_per_s = spread([row["lifecycle"]["requests_per_s"] / 5 for row in cost])
-    tui = results["tui"]
-    paint_ratio = spread(tui["first_paint"]["ratios"])
-    keys = tui["key_to_screen"]["all"]
+    by_state = spread([row["cost_vs_state"] for row in cost])
+    by_health = spread([row["cost_vs_healthz"] for row in cost])
+    lifecycles = spread([row["lifecycle"]["requests_per_s"] / 5 for row in cost])
+    return [
+        f"| request cost: lifecycle requests/s (wrk, {WRK_CONNECTIONS} connections, {sizes['wrk_seconds']} s per figure) | "
+        f"{fmt(spread([row['lifecycle']['requests_per_s'] for row in cost]), ' req/s', 0)} = "
+        f"{fmt(lifecycles, ' lifecycles/s', 0)} | `GET state` {fmt(spread([row['state']['requests_per_s'] for row in cost]), ' req/s', 0)}; "
+        f"`/healthz` {fmt(spread([row['healthz']['requests_per_s'] for row in cost]), ' req/s', 0)} | a lifecycle request costs "
+        f"{fmt(by_state, '×')} a `GET state`, {fmt(by_health, '×')} a `/healthz` | ≤ 1.5× `GET state`: "
+        f"{verdict(by_state['median'] <= 1.5)}; ≤ 1.3× `/healthz` (the issue's): {verdict(by_health['median'] <= 1.3)} |"
+    ]
+
+
+def sustained_rows(results: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    best = results["sustained"]["highest_rate"]
+    row = (
+        f"| sustained calls: highest open-loop rate with call-setup p99 < 100 ms (`softphone load`, answer only, "
+        f"{sizes['sustained_seconds']} s per step, 1 run per step; steps below) | {best} calls/s | "
+    )
+    if "rounds" in results.get("request_cost", {}):
+        capacity = statistics.median(row["lifecycle"]["requests_per_s"] / 5 for row in results["request_cost"]["rounds"])
+        return [row + f"closed-loop lifecycle capacity (wrk) {capacity:.0f} lifecycles/s | {best / capacity:.2f}× | report it |"]
+    return [row + "— | — | report it |"]
+
+
+def tui_rows(results: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    paint = results["tui"]["first_paint"]
+    ratio = spread(paint["ratios"])
+    keys = results["tui"]["key_to_screen"]
+    return [
+        f"| TUI first paint (`softphone` until its home screen shows) | {fmt(paint['softphone_s'], ' s')} | a bare Textual "
+        f"app showing one word {fmt(paint['bare_textual_s'], ' s')} | {fmt(ratio, '×')} | ≤ 1.5×: {verdict(ratio['median'] <= 1.5)} |",
+        f"| TUI key press in one phone until the other phone's screen shows it, two app processes "
+        f"({2 * sizes['key_presses']} presses: dial → rings p95 {keys['dial_to_ring']['p95']:.0f} ms, reject → ended "
+        f"p95 {keys['reject_to_ended']['p95']:.0f} ms) | p50 {keys['all']['p50']:.0f} ms, p95 {keys['all']['p95']:.0f} ms, "
+        f"max {keys['all']['max']:.0f} ms | — | — | p95 ≤ 100 ms: {verdict(keys['all']['p95'] <= 100)} |",
+    ]
+
+
+PHASE_ROWS = (
+    ("push", push_rows),
+    ("memory", memory_rows),
+    ("request_cost", cost_rows),
+    ("sustained", sustained_rows),
+    ("tui", tui_rows),
+)
+
+
+def render(results: dict[str, Any]) -> str:
+    sizes = results["sizes"]
+    host = results["machine"]
+    busy = host["load_average_at_start"][0] > 0.5
     lines = [
         "# Benchmark results",
         "",
         f"- date: {results['date']}; generated by `make bench` (`python -m benchmarks.bench_scale`)",
-        f"- machine: {results['machine']['cpus']} CPUs ({results['machine']['cpu']}), "
-        f"{results['machine']['memory_gib']} GiB, Linux {results['machine']['kernel']}; load average at start "
-        f"{', '.join(f'{x:.2f}' for x in results['machine']['load_average_at_start'])}"
-        + (" — **shared with other jobs: absolute figures are noisy; ratios are within one run**" if results["machine"]["load_average_at_start"][0] > 0.5 else ""),
+        f"- machine: {host['cpus']} CPUs ({host['cpu']}), {host['memory_gib']} GiB, Linux {host['kernel']}; load average "
+        f"at start {', '.join(f'{x:.2f}' for x in host['load_average_at_start'])}"
+        + (" — **shared with other jobs: absolute figures are noisy; the ratios are taken within one run**" if busy else ""),
         "- versions: " + ", ".join(f"{name} {version}" for name, version in results["versions"].items()),
-        "- server: `softphone serve` (uvicorn, websockets-sansio, SQLite WAL file in a temporary directory, access "
-        "log on) with generated users u0001… (as `serve --users N` seeds)",
-        f"- runs: {results['sizes']['runs']} per figure unless said; values are median (min, max) over runs",
+        "- server: `softphone serve` as a user runs it (uvicorn with uvloop and httptools, websockets-sansio, SQLite WAL "
+        "file, access log on), generated users u0001… (as `serve --users N` seeds them)",
+        f"- {sizes['runs']} runs per figure unless said; figures are median (min, max) over the runs",
         "",
         "| figure | measured | baseline (same run) | ratio | goal |",
         "|---|---|---|---|---|",
-        f"| push latency p50, idle ({results['sizes']['push_calls']} calls/run) | {fmt(idle['p50'], ' ms')} | "
-        f"HTTP round trip `/healthz` p50 {fmt(rtt, ' ms')}; `GET state` p50 {fmt(state_rtt, ' ms')} | {fmt(push_ratio, '×')} | "
-        f"≤ 1.3×: {verdict(push_ratio['median'] <= 1.3)} |",
-        f"| push latency p99 / max, idle | {fmt(idle['p99'], ' ms')} / {fmt(idle['max'], ' ms')} | — | — | "
-        f"p99 ≤ 5 ms: {verdict(idle['p99']['median'] <= 5)} |",
-        f"| push latency p50 / p99 with {results['sizes']['idle_terminals']} idle terminals of other users | "
-        f"{fmt(loaded['p50'], ' ms')} / {fmt(loaded['p99'], ' ms')} | idle figures above | "
-        f"p50 {fmt(fan_ratio['p50'], '×')}, p99 {fmt(fan_ratio['p99'], '×')} | ≤ 2×: "
-        f"{verdict(fan_ratio['p50']['median'] <= 2 and fan_ratio['p99']['median'] <= 2)} |",
-        f"| last of {results['sizes']['subscribers']} subscribers of one user has its frame, "
-        f"{results['sizes']['fanout_calls']} calls | p50 {last['p50']:.2f} ms, max {last['max']:.2f} ms "
-        f"(first frame p50 {push['subscribers']['first_frame']['p50']:.2f} ms) | idle push p50 {idle['p50']['median']:.2f} ms | "
-        f"{last['p50'] / idle['p50']['median']:.1f}× | ≤ 20 ms: {verdict(last['p50'] <= 20)} |",
     ]
-    for level in levels:
-        lines.append(
-            f"| server RSS per idle push connection, {level} connections | {fmt(per_conn[level], ' KiB', 1)} "
-            f"(RSS {memory['deflate'][0][level]['rss_kib'] / 1024:.0f} MiB) | idle server RSS "
-            f"{memory['deflate'][0]['idle_rss_kib'] / 1024:.0f} MiB | — | ≤ 40 KB: {verdict(per_conn[level]['median'] * 1.024 <= 40)} |"
-        )
-    lines += [
-        f"| … the same, {plain_level} connections whose client offers no permessage-deflate (1 run) | "
-        f"{memory['no_deflate'][plain_level]['kib_per_connection']:.1f} KiB | — | — | — |",
-        f"| request cost: lifecycle requests/s (wrk, {WRK_CONNECTIONS} connections, {results['sizes']['wrk_seconds']} s) | "
-        f"{fmt(spread([row['lifecycle']['requests_per_s'] for row in cost]), ' req/s', 0)} "
-        f"= {fmt(lifecycles_per_s, ' lifecycles/s', 0)} | `GET state` {fmt(spread([row['state']['requests_per_s'] for row in cost]), ' req/s', 0)}; "
-        f"`/healthz` {fmt(spread([row['healthz']['requests_per_s'] for row in cost]), ' req/s', 0)} | "
-        f"{fmt(cost_state, '×')} a `GET state`; {fmt(cost_health, '×')} a `/healthz` | ≤ 1.5× `GET state`: "
-        f"{verdict(cost_state['median'] <= 1.5)}; ≤ 1.3× `/healthz` (issue): {verdict(cost_health['median'] <= 1.3)} |",
-        f"| sustained calls: highest open-loop rate with call-setup p99 < 100 ms (`softphone load`, answer only, "
-        f"{results['sizes']['sustained_seconds']} s per step, 1 run per step) | {sustained_result['highest_rate']} calls/s | "
-        f"closed-loop lifecycle capacity (wrk) {lifecycles_per_s['median']:.0f} lifecycles/s | "
-        f"{sustained_result['highest_rate'] / lifecycles_per_s['median']:.2f}× | report it |",
-        f"| TUI first paint (`softphone` home screen) | {fmt(tui['first_paint']['softphone_s'], ' s')} | bare Textual app "
-        f"{fmt(tui['first_paint']['bare_textual_s'], ' s')} | {fmt(paint_ratio, '×')} | ≤ 1.5×: {verdict(paint_ratio['median'] <= 1.5)} |",
-        f"| TUI key press in one phone → other phone's screen, two app processes ({2 * results['sizes']['key_presses']} presses) | "
-        f"p50 {keys['p50']:.0f} ms, p95 {keys['p95']:.0f} ms, max {keys['max']:.0f} ms | — | — | p95 ≤ 100 ms: {verdict(keys['p95'] <= 100)} |",
-        "",
-        "## Sustained calls, step by step",
-        "",
-        "| asked calls/s | achieved | setup p50 / p99 / max ms (from the schedule) | failed | under 100 ms |",
-        "|---|---|---|---|---|",
-    ]
-    for step in sustained_result["steps"]:
-        setup = step["setup_ms"] or {}
-        lines.append(
-            f"| {step['rate']} | {step['achieved_rate']:.1f} | {setup.get('p50', math.nan):.0f} / {setup.get('p99', math.nan):.0f} / "
-            f"{setup.get('max', math.nan):.0f} | {step['failed']} | {'yes' if step['passed'] else 'no'} |"
-        )
+    for phase, rows in PHASE_ROWS:
+        if "error" in results.get(phase, {}):
+            lines.append(f"| {phase} | not measured: {results[phase]['error']} | — | — | — |")
+        else:
+            lines += rows(results, sizes)
+    if "steps" in results.get("sustained", {}):
+        lines += [
+            "",
+            "## Sustained calls, step by step",
+            "",
+            "| asked calls/s | achieved | call setup p50 / p99 / max ms, from the schedule | failed calls | p99 < 100 ms |",
+            "|---|---|---|---|---|",
+        ]
+        for step in results["sustained"]["steps"]:
+            setup = step["setup_ms"] or {}
+            lines.append(
+                f"| {step['rate']} | {step['achieved_rate']:.1f} | {setup.get('p50', math.nan):.0f} / "
+                f"{setup.get('p99', math.nan):.0f} / {setup.get('max', math.nan):.0f} | {step['failed']} | "
+                f"{'yes' if step['passed'] else 'no'} |"
+            )
     lines += [
         "",
         "## What generated the load",
         "",
-        "- push latency and fan-out: one asyncio client (httpx) posting, the other party's terminal in a separate "
-        "holder process (websockets client) reporting each frame's `perf_counter` time (CLOCK_MONOTONIC, shared by "
-        "processes); idle terminals and the 500 subscribers in two holder processes each; calls one at a time.",
-        "- memory: holder processes of 1,000 connections each (100 per user); the client offers permessage-deflate "
-        "as the softphone's own push client does.",
-        f"- request cost: Debian's wrk (C, closed loop) with {WRK_CONNECTIONS} threads × 1 connection; the lifecycle "
-        "is `benchmarks/lifecycle.lua` (one caller/callee pair per connection: start, accept, joined ×2, hang up).",
-        "- sustained calls: `softphone load` (Locust FastHttpUser, one process, open loop paced per user, latency from "
-        "the scheduled start) — the generator shares the 2 CPUs with the server.",
-        "- TUI: real `softphone` processes on pseudo-terminals; a screen shows a text when the app has written it.",
+        "- push latency and fan-out: one asyncio client (httpx) posting and cancelling calls one at a time; the other "
+        "party's terminal in a separate holder process (websockets client) stamping each frame with `perf_counter` "
+        "(CLOCK_MONOTONIC, comparable across processes); idle terminals and the subscribers in two holder processes.",
+        "- memory: holder processes of up to 1,000 connections (100 per user); the client offers permessage-deflate as "
+        "the softphone's own push client does, and one run without it.",
+        f"- request cost: Debian's wrk (C, closed loop) with {WRK_CONNECTIONS} threads × 1 connection each; the lifecycle "
+        "is `benchmarks/lifecycle.lua` (a caller/callee pair per connection: start, accept, joined ×2, hang up).",
+        "- sustained calls: `softphone load` (Locust FastHttpUser, one process, open loop paced per user, call setup "
+        "from the scheduled start to the accept's answer); it shares the machine's CPUs with the server.",
+        "- TUI: real `softphone` processes on pseudo-terminals; a screen shows a text once the app has written it.",
         "",
-        f"Raw figures of every run: `{results['json_name']}`.",
+        f"Raw figures of every run: `{results['json_name']}`; profile of the simulator under wrk: `profile.txt`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def attempt(name: str, phase: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A phase's figures, or what stopped it: one failing phase does not lose the others."""
+    try:
+        return phase()
+    except Exception as error:  # reported in the results, under the phase's name
+        log(f"{name} failed: {error!r}")
+        return {"error": f"{type(error).__name__}: {error}"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -537,13 +603,13 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": asdict(sizes),
         "json_name": json_path.name,
     }
-    results["push"] = asyncio.run(push_and_fanout(sizes))
-    results["memory"] = asyncio.run(memory(sizes))
-    results["request_cost"] = request_cost(sizes)
+    results["push"] = attempt("push", lambda: asyncio.run(push_and_fanout(sizes)))
+    results["memory"] = attempt("memory", lambda: asyncio.run(memory(sizes)))
+    results["request_cost"] = attempt("request cost", lambda: request_cost(sizes))
     if sizes.profile_seconds:
-        profile(sizes, args.out.with_name("profile.txt"))
-    results["sustained"] = sustained(sizes)
-    results["tui"] = {"first_paint": first_paint(sizes), "key_to_screen": key_to_screen(sizes)}
+        attempt("profile", lambda: profile(sizes, args.out.with_name("profile.txt")))
+    results["sustained"] = attempt("sustained", lambda: sustained(sizes))
+    results["tui"] = attempt("tui", lambda: {"first_paint": first_paint(sizes), "key_to_screen": key_to_screen(sizes)})
     json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     args.out.write_text(render(results), encoding="utf-8")
     print(args.out.read_text(encoding="utf-8"))

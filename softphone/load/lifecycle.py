@@ -196,15 +196,17 @@ class PushListener:
             f"{ws_url}?terminal_id={quote(terminal_id)}",
             header=[f"{key}: {value}" for key, value in authorization(token).items()],
             timeout=PUSH_WAIT_S,
-            enable_multithread=True,
         )
         self._ws.settimeout(None)  # idle between calls is normal; the server's pings keep it alive
         self._arrivals: defaultdict[int, defaultdict[str, AsyncResult]] = defaultdict(lambda: defaultdict(AsyncResult))
         self._done_up_to = 0
+        self._lost: ServerUnreachable | None = None
         self._reader = gevent.spawn(self._read)
 
     def arrival(self, call_id: int, status: CallStatus, timeout: float = PUSH_WAIT_S) -> tuple[float, CallState]:
         """When the frame saying ``call_id`` is ``status`` arrived (``perf_counter``), and its state; waits for it."""
+        if self._lost is not None and not self._arrivals[call_id][status.value].ready():
+            raise self._lost
         try:
             arrived: tuple[float, CallState] = self._arrivals[call_id][status.value].get(timeout=timeout)
         except gevent.Timeout:
@@ -230,11 +232,11 @@ class PushListener:
                 if isinstance(frame, CallUpdatedFrame) and frame.data.call_id > self._done_up_to:
                     self._arrivals[frame.data.call_id][frame.data.status].set((arrived, frame.data))
         except (websocket.WebSocketException, OSError, ValidationError) as error:
-            lost = ServerUnreachable(f"push connection lost: {error!r}")
+            self._lost = ServerUnreachable(f"push connection lost: {error!r}")
             for statuses in self._arrivals.values():
                 for result in statuses.values():
                     if not result.ready():
-                        result.set_exception(lost)
+                        result.set_exception(self._lost)
 
 
 # --------------------------------------------------------------------------- the parties
