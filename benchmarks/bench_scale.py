@@ -303,7 +303,7 @@ def request_cost(sizes: Sizes) -> dict[str, Any]:
 def profile(sizes: Sizes, out: Path) -> dict[str, Any]:
     """pyinstrument around the simulator while wrk runs lifecycles; the text report goes to ``out``."""
     log(f"profile: pyinstrument on the simulator, wrk lifecycles for {sizes.profile_seconds}s")
-    wrapper = [sys.executable, "-m", "pyinstrument", "-r", "text", "-p", "show_all=true", "-o", str(out)]
+    wrapper = [sys.executable, "-m", "pyinstrument", "-r", "text", "-p", "show_all=false", "-o", str(out)]
     with tempfile.TemporaryDirectory() as workdir, simulator(users=2 * WRK_CONNECTIONS + 2, wrapper=wrapper) as sim:
         pairs = pairs_file(sim, 1, WRK_CONNECTIONS, Path(workdir))
         return wrk(sim.url, sizes.profile_seconds, str(ROOT / "benchmarks" / "lifecycle.lua"), str(pairs))
@@ -532,7 +532,8 @@ def render(results: dict[str, Any]) -> str:
         f"at start {', '.join(f'{x:.2f}' for x in host['load_average_at_start'])}"
         + (" — **shared with other jobs: absolute figures are noisy; the ratios are taken within one run**" if busy else ""),
         "- versions: " + ", ".join(f"{name} {version}" for name, version in results["versions"].items()),
-        "- server: `softphone serve` as a user runs it (uvicorn with uvloop and httptools, websockets-sansio, SQLite WAL "
+        "- server: `softphone serve` as a user runs it (uvicorn with httptools on the standard asyncio loop — uvloop is "
+        "installed but `runner.py` starts its own loop —, websockets-sansio with permessage-deflate, SQLite WAL "
         "file, access log on), generated users u0001… (as `serve --users N` seeds them)",
         f"- {sizes['runs']} runs per figure unless said; figures are median (min, max) over the runs",
         "",
