@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import click
 
 from softphone import exit_codes
-from softphone.launch import DEFAULT_HOST, DEFAULT_PORT, local_url
+from softphone.launch import DEFAULT_HOST, DEFAULT_PORT, free_port, local_url
+from softphone.load.plan import DEFAULT_MIX, LOCUST_MASTER_PORT
 from softphone.server.config import ServerConfig
-from softphone.load.plan import DEFAULT_MIX
 
 if TYPE_CHECKING:
     from softphone.api import FaultSettings
@@ -418,7 +418,12 @@ class LoadCommand(click.Command):
 @click.option("--master", is_flag=True, help="Be the Locust master of workers started elsewhere.")
 @click.option("--worker", is_flag=True, help="Be a Locust worker of the master at --master-host.")
 @click.option("--master-host", default="127.0.0.1", show_default=True, help="With --worker: where the master runs.")
-@click.option("--master-port", type=click.IntRange(1, 65535), default=5557, show_default=True, help="The master's port for workers.")
+@click.option(
+    "--master-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help=f"The master's port for workers. Default: {LOCUST_MASTER_PORT}, or a free one for local --workers.",
+)
 @click.option("--web-port", type=click.IntRange(1, 65535), default=None, help="Locust's web UI on 127.0.0.1:PORT.")
 def load(
     server_url: str | None,
@@ -435,7 +440,7 @@ def load(
     master: bool,
     worker: bool,
     master_host: str,
-    master_port: int,
+    master_port: int | None,
     web_port: int | None,
 ) -> None:
     """Whole call lifecycles at a fixed rate against a server, on Locust; exit 1 if any call failed.
@@ -450,6 +455,8 @@ def load(
         raise OneLineUsageError("--master and --worker are alternatives: give one.")
     if master and workers is None:
         raise OneLineUsageError("--master needs --workers N: how many workers to wait for.")
+    if master_port is None:
+        master_port = free_port() if workers and not (master or worker) else LOCUST_MASTER_PORT
     if worker:
         launch = Launch(role="worker", master_host=master_host, master_port=master_port)
     else:

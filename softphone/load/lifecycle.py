@@ -304,18 +304,21 @@ class CallLifecycle(FastHttpUser):
     outcome: ClassVar[Outcome]
 
     def on_start(self) -> None:
+        self.parties: list[Party] = []  # for on_stop, which also runs when a stop interrupts this
         self.plan = plan_from(getattr(self.environment.parsed_options, PLAN_OPTION))
         caller, callee, offset = self.plan.pair_for(self.outcome, COORDINATOR.claim(self.environment, self.outcome))
         self.pacing_s = self.plan.load_of(self.outcome).pacing_s
         wire = Wire(self.client)
         self.caller = Party.login(wire, self.plan, caller)
+        self.parties.append(self.caller)
         self.callee = Party.login(wire, self.plan, callee)
+        self.parties.append(self.callee)
         self.conversation_id = self.caller.conversation_with(self.callee)
         self.next_at = COORDINATOR.calls_begin + offset
         gevent.sleep(max(0.0, self.next_at - time.perf_counter()))
 
     def on_stop(self) -> None:
-        for party in (self.caller, self.callee):
+        for party in self.parties:
             if party.push is not None:
                 party.push.close()
 

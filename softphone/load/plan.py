@@ -26,6 +26,8 @@ SHORT_CALL_PACING_S = 1.0
 TIMEOUT_MARGIN_S = 2.0
 """Beyond the ring timeout: how long a timed-out call may take to be seen as ended."""
 GENERATED_USER_ID_BASE = 100_000
+LOCUST_MASTER_PORT = 5557
+"""Locust's own default port for workers to reach their master."""
 WARMUP_BASE_S = 1.0
 WARMUP_PER_USER_S = 0.01
 """Sign-in time allowed per Locust user (two logins and a directory): no call is scheduled before."""
@@ -238,7 +240,7 @@ class Launch(BaseModel):
     plan: LoadPlan | None = None
     """None for a worker: the master sends the plan with the first spawn."""
     master_host: str = "127.0.0.1"
-    master_port: int = 5557
+    master_port: int = LOCUST_MASTER_PORT
     local_workers: int = 0
     """Worker processes the master starts itself (``--workers N``); 0 with ``--master``."""
     web_port: int | None = None

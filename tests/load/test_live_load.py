@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support.server import ServerFactory, ServerProcess, login
+from support.server import ServerFactory, ServerProcess, free_port, login
 
 from softphone.load.plan import generated_directory_toml, generated_user_names
 
@@ -97,6 +97,29 @@ def test_two_worker_processes_with_push_match_the_servers_count(load_server: Ser
     assert log.count("reported as ready") >= 2  # two Locust workers connected to the master
     assert summary["push_ms"]["ring"] is not None and summary["push_ms"]["answer"] is not None
     assert_agrees_with_the_server(summary, load_server)
+
+
+def test_a_master_and_a_worker_started_apart_share_one_load(load_server: ServerProcess) -> None:
+    """What two machines do: the worker needs only the master's address; the master sends the plan."""
+    port = str(free_port())
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "softphone", "load", "--worker", "--master-host", "127.0.0.1", "--master-port", port],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        code, summary, log = run_load(
+            load_server, "--rate", "4", "--duration", "2", "--mix", "answer=3,reject=1", "--master", "--workers", "1",
+            "--master-port", port,
+        )  # fmt: skip
+        assert code == 0, log[-3000:]
+        assert summary["workers"] == 1 and summary["calls"]["attempted"] >= 4
+        assert_agrees_with_the_server(summary, load_server)
+        assert worker.wait(timeout=RUN_TIMEOUT_S) == 0  # the master told it to quit
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
 
 
 def test_a_load_that_fails_exits_1_and_names_the_error(load_server: ServerProcess) -> None:
