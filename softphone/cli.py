@@ -12,7 +12,7 @@ import click
 
 from softphone import exit_codes
 from softphone.launch import DEFAULT_HOST, DEFAULT_PORT, free_port, local_url
-from softphone.load.plan import DEFAULT_MIX, LOCUST_MASTER_PORT
+from softphone.load import DEFAULT_MIX, LOCUST_MASTER_PORT
 from softphone.server.config import ServerConfig
 
 if TYPE_CHECKING:

@@ -20,14 +20,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_MIX = "answer=80,reject=10,cancel=5,timeout=5"
+from softphone.load import LOCUST_MASTER_PORT
+
 SHORT_CALL_PACING_S = 1.0
 """Shortest pacing of an answered, rejected or cancelled call: a handful of requests fit in it with room."""
 TIMEOUT_MARGIN_S = 2.0
 """Beyond the ring timeout: how long a timed-out call may take to be seen as ended."""
 GENERATED_USER_ID_BASE = 100_000
-LOCUST_MASTER_PORT = 5557
-"""Locust's own default port for workers to reach their master."""
 WARMUP_BASE_S = 1.0
 WARMUP_PER_USER_S = 0.01
 """Sign-in time allowed per Locust user (two logins and a directory): no call is scheduled before."""

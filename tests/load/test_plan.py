@@ -102,6 +102,12 @@ def test_locust_and_gevent_load_only_in_load_processes(statement: str) -> None:
     assert loaded.isdisjoint(LOAD_PROCESS_ONLY)
 
 
+def test_the_phone_starts_without_the_load_plan() -> None:
+    """``softphone`` (the TUI) imports the CLI: the load's pydantic models are not built for it."""
+    script = "import sys, softphone.cli\nprint('softphone.load.plan' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
 def test_other_commands_run_without_locust() -> None:
     script = (
         "import sys\nfrom click.testing import CliRunner\nfrom softphone.cli import main\n"
