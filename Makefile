@@ -38,10 +38,11 @@ screenshots: $(STAMP)
 		{ echo "screenshots need rsvg-convert: apt-get install librsvg2-bin fonts-firacode"; exit 1; }
 	cd tests && ../$(BIN)/python -m tui.make_screenshots ../screenshots
 
-# Every figure of issue 12 as a ratio to a baseline of the same run (several minutes; needs wrk, which
-# root gets from apt): benchmarks/results.md and results.json. The old one-client table: bench-simple.
+# Push latency, fan-out, memory, request cost, sustained calls and the TUI, each against a baseline of the
+# same run (about seven minutes; needs Debian's wrk, installed here as root): benchmarks/results.md,
+# results.json and profile.txt.
 bench: $(STAMP)
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; } || \
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; } || \
 		{ echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m pip install -q -e '.[test,load,bench]'
 	$(BIN)/python -m benchmarks.bench_scale --out benchmarks/results.md

@@ -10,6 +10,7 @@ their last calls, so the master's figures are complete when it writes the summar
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import subprocess
@@ -99,6 +100,7 @@ def run_load(launch: Launch, plan: LoadPlan) -> int:
     for load in plan.loads:
         USER_CLASSES[load.outcome].fixed_count = load.users
     workers: list[subprocess.Popen[bytes]] = []
+    done: set[str] = set()
     runner: Runner
     if launch.role == "local":
         runner = environment.create_local_runner()
@@ -106,17 +108,18 @@ def run_load(launch: Launch, plan: LoadPlan) -> int:
         runner = master = environment.create_master_runner(
             "127.0.0.1" if launch.local_workers else "*", launch.master_port
         )
-        done: set[str] = set()
         master.register_message(DONE_MESSAGE, lambda msg, **_: done.add(msg.node_id))
         COORDINATOR.serve(master)
         workers = [start_worker(launch) for _ in range(launch.local_workers)]
     if launch.web_port is not None:
         environment.create_web_ui("127.0.0.1", launch.web_port)
         log.info("web UI on http://127.0.0.1:%d", launch.web_port)
-    csv_writer = None
-    if launch.csv_prefix:
-        csv_writer = StatsCSVFileWriter(environment, PERCENTILES_TO_REPORT, launch.csv_prefix, full_history=True)
-        gevent.spawn(csv_writer.stats_writer)
+    csv_writer = (
+        StatsCSVFileWriter(environment, PERCENTILES_TO_REPORT, launch.csv_prefix, full_history=True)
+        if launch.csv_prefix
+        else None
+    )
+    live_csv = gevent.spawn(csv_writer.stats_writer) if csv_writer is not None else None
     gevent.spawn(stats_history, runner)
     printer = gevent.spawn(stats_printer(environment.stats))
     try:
@@ -138,14 +141,29 @@ def run_load(launch: Launch, plan: LoadPlan) -> int:
     print_error_report(environment.stats)
     crashes = sum(row["count"] for row in runner.exceptions.values())
     summary = summarize(environment.stats, plan, crashes)
+    if live_csv is not None:
+        live_csv.kill()
     if csv_writer is not None:
-        csv_writer.close_files()
+        write_final_csv(csv_writer)
     runner.quit()
     if launch.json_summary:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         print(summary_table(summary))
     return 0 if summary["ok"] else 1
+
+
+def write_final_csv(writer: StatsCSVFileWriter) -> None:
+    """Locust rewrites its CSV files every second while the load runs; the last calls end after that."""
+    for handle, write in (
+        (writer.requests_csv_filehandle, writer.requests_csv),
+        (writer.failures_csv_filehandle, writer.failures_csv),
+        (writer.exceptions_csv_filehandle, writer.exceptions_csv),
+    ):
+        handle.seek(0)
+        handle.truncate()
+        write(csv.writer(handle))
+    writer.close_files()
 
 
 def start_worker(launch: Launch) -> subprocess.Popen[bytes]:
