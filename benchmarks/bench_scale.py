@@ -71,7 +71,10 @@ class Sizes:
     subscribers: int = 500
     fanout_calls: int = 50
     memory_levels: tuple[int, ...] = (1000, 5000)
-    wrk_seconds: int = 5
+    wrk_seconds: int = 3
+    cost_rounds: int = 5
+    """Rounds of healthz, state and lifecycle back to back: short and many, so a burst of other work on a
+    shared machine skews one round's ratio, not the median."""
     sustained_rates: tuple[int, ...] = (25, 50, 75, 100, 125, 150, 200, 250, 300, 400)
     sustained_seconds: int = 10
     paint_runs: int = 5
@@ -88,6 +91,7 @@ QUICK = Sizes(
     fanout_calls=3,
     memory_levels=(20, 40),
     wrk_seconds=1,
+    cost_rounds=1,
     sustained_rates=(5,),
     sustained_seconds=2,
     paint_runs=1,
@@ -270,7 +274,7 @@ def pairs_file(sim: Simulator, first_user: int, count: int, directory: Path) -> 
 def request_cost(sizes: Sizes) -> dict[str, Any]:
     rounds = []
     scripts = ROOT / "benchmarks"
-    with tempfile.TemporaryDirectory() as workdir, simulator(users=2 * WRK_CONNECTIONS * sizes.runs + 4) as sim:
+    with tempfile.TemporaryDirectory() as workdir, simulator(users=2 * WRK_CONNECTIONS * sizes.cost_rounds + 4) as sim:
         caller, callee = names(1, 2)
         headers = caller_headers(sim, caller)
         body = {
@@ -282,8 +286,8 @@ def request_cost(sizes: Sizes) -> dict[str, Any]:
         }
         call_id = httpx.post(f"{sim.url}/api/calls/session", json=body, headers=headers).json()["data"]["call_id"]
         httpx.post(f"{sim.url}/api/calls/{call_id}/cancel", json={"terminal_id": "bench"}, headers=headers)
-        for run in range(sizes.runs):
-            log(f"request cost: round {run + 1}/{sizes.runs}, wrk {WRK_CONNECTIONS} connections, {sizes.wrk_seconds}s each")
+        for run in range(sizes.cost_rounds):
+            log(f"request cost: round {run + 1}/{sizes.cost_rounds}, wrk {WRK_CONNECTIONS} connections, {sizes.wrk_seconds}s each")
             pairs = pairs_file(sim, 3 + 2 * WRK_CONNECTIONS * run, WRK_CONNECTIONS, Path(workdir))
             health = wrk(f"{sim.url}/healthz", sizes.wrk_seconds)
             state = wrk(sim.url, sizes.wrk_seconds, str(scripts / "state.lua"), sim.login(caller), str(call_id))
@@ -476,7 +480,8 @@ def cost_rows(results: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
     by_health = spread([row["cost_vs_healthz"] for row in cost])
     lifecycles = spread([row["lifecycle"]["requests_per_s"] / 5 for row in cost])
     return [
-        f"| request cost: lifecycle requests/s (wrk, {WRK_CONNECTIONS} connections, {sizes['wrk_seconds']} s per figure) | "
+        f"| request cost: lifecycle requests/s (wrk, {WRK_CONNECTIONS} connections, {sizes['cost_rounds']} rounds of "
+        f"{sizes['wrk_seconds']} s per figure) | "
         f"{fmt(spread([row['lifecycle']['requests_per_s'] for row in cost]), ' req/s', 0)} = "
         f"{fmt(lifecycles, ' lifecycles/s', 0)} | `GET state` {fmt(spread([row['state']['requests_per_s'] for row in cost]), ' req/s', 0)}; "
         f"`/healthz` {fmt(spread([row['healthz']['requests_per_s'] for row in cost]), ' req/s', 0)} | a lifecycle request costs "
