@@ -462,7 +462,7 @@ def load(
     else:
         try:
             plan = make_plan(
-                server=server_url or "http://placeholder",
+                server=server_url or local_url(),
                 rate=rate,
                 duration_s=duration,
                 mix=mix,
@@ -474,10 +474,10 @@ def load(
             )
         except PlanError as error:
             raise OneLineUsageError(str(error)) from None
-        if server_url is None:
+        if server_url is None:  # the shared local simulator, started only once the options are good
             from softphone.launch import ensure_local_simulator
 
-            plan = plan.model_copy(update={"server": ensure_local_simulator()})
+            ensure_local_simulator()
         launch = Launch(
             role="local" if workers is None else "master",
             plan=plan,
