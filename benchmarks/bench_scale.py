@@ -364,7 +364,7 @@ def first_paint(sizes: Sizes) -> dict[str, Any]:
         for run in range(sizes.paint_runs):
             log(f"TUI first paint: run {run + 1}/{sizes.paint_runs}")
             for command, times in (
-                ([sys.executable, "-m", "softphone", "--server", sim.url, "--user", "u0001"], softphone),
+                ([sys.executable, "-m", "softphone", "--server", sim.url, "--user", "alice"], softphone),
                 ([sys.executable, "-c", BARE_APP], bare),
             ):
                 terminal = Terminal(command)
@@ -387,8 +387,9 @@ def key_to_screen(sizes: Sizes) -> dict[str, Any]:
     """
     samples: dict[str, list[float]] = {"dial_to_ring": [], "reject_to_ended": []}
     with simulator(users=2) as sim:
-        alice = Terminal([sys.executable, "-m", "softphone", "--server", sim.url, "--user", "u0001"])
-        bob = Terminal([sys.executable, "-m", "softphone", "--server", sim.url, "--user", "u0002"])
+        # The demo users: Bob is the first of Alice's contacts (they are listed by user id).
+        alice = Terminal([sys.executable, "-m", "softphone", "--server", sim.url, "--user", "alice"])
+        bob = Terminal([sys.executable, "-m", "softphone", "--server", sim.url, "--user", "bob"])
         try:
             for terminal in (alice, bob):
                 terminal.wait_for(b"connected", timeout=30)  # signed in, contacts listed, push channel up
@@ -539,7 +540,7 @@ def render(results: dict[str, Any]) -> str:
         "- versions: " + ", ".join(f"{name} {version}" for name, version in results["versions"].items()),
         "- server: `softphone serve` as a user runs it (uvicorn with httptools on the standard asyncio loop — uvloop is "
         "installed but `runner.py` starts its own loop —, websockets-sansio with permessage-deflate, SQLite WAL "
-        "file, access log on), generated users u0001… (as `serve --users N` seeds them)",
+        "file, access log on), `serve --users N` (the demo users and u0001…)",
         f"- {sizes['runs']} runs per figure unless said; figures are median (min, max) over the runs",
         "",
         "| figure | measured | baseline (same run) | ratio | goal |",

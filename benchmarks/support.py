@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from softphone.launch import free_port
-from softphone.load.plan import generated_directory_toml, generated_user_names
+from softphone.load.plan import generated_user_names
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 20.0
@@ -57,7 +57,7 @@ def latency_ms(seconds: list[float]) -> dict[str, float]:
 
 @dataclass
 class Simulator:
-    """A ``softphone serve`` process with ``users`` generated users (u0001... as ``serve --users`` seeds)."""
+    """A ``softphone serve --users N`` process: the demo users and N generated ones (u0001, id 100001...)."""
 
     process: subprocess.Popen[bytes]
     url: str
@@ -93,14 +93,12 @@ class Simulator:
 
 @contextmanager
 def simulator(users: int, *, wrapper: list[str] | None = None, ring_timeout: int = 30) -> Iterator[Simulator]:
-    """A fresh simulator on a file database, as ``softphone serve`` runs for a user."""
+    """A fresh simulator on a file database, as ``softphone serve --users N`` runs for a tester."""
     with tempfile.TemporaryDirectory(prefix="softphone-bench-") as workdir:
-        directory = Path(workdir) / "users.toml"
-        directory.write_text(generated_directory_toml(users), encoding="utf-8")
         port = free_port()
         command = [
             *(wrapper or [sys.executable]), "-m", "softphone", "serve", "--port", str(port),
-            "--db", f"{workdir}/bench.db", "--directory", str(directory), "--ring-timeout", str(ring_timeout),
+            "--db", f"{workdir}/bench.db", "--users", str(users), "--ring-timeout", str(ring_timeout),
         ]  # fmt: skip
         log = open(Path(workdir) / "serve.log", "wb")  # noqa: SIM115 - closed below, after the process
         process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

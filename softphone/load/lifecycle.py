@@ -28,11 +28,13 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 import gevent
+import gevent.event
 import websocket
 from gevent.event import AsyncResult
 from locust import FastHttpUser, task
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
+from locust.exception import StopUser
 from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 from pydantic import BaseModel, ValidationError
@@ -81,6 +83,8 @@ PLAN_OPTION = "softphone_plan"
 """The Locust option carrying the plan as JSON: Locust hands custom options to every worker with each spawn."""
 CLAIM_MESSAGE = "softphone_claim"
 PAIR_MESSAGE = "softphone_pair"
+SIGNED_IN_MESSAGE = "softphone_signed_in"
+BEGIN_MESSAGE = "softphone_begin"
 CLAIM_WAIT_S = 30.0
 
 
@@ -99,30 +103,30 @@ def plan_from(options_json: str) -> LoadPlan:
 
 
 class Coordinator:
-    """What the users of a process share: when calls begin, and which pair each user gets.
+    """What the users of a load share: which pair each user gets, and when calls begin.
 
-    Calls begin ``warmup_s`` after the process started its share of the test (``begin``), so every
-    user's schedule counts from the same moment. Pairs are counted here in one process and by the
-    master for workers: Locust spreads users over workers as it likes (all users of a small class may
-    land on one), so workers cannot split the pairs among themselves.
+    Pairs are counted here in one process and by the master for workers: Locust spreads users over
+    workers as it likes (all users of a small class may land on one), so workers cannot split the pairs
+    among themselves. Calls begin once every user has signed in (the master counts the workers' users
+    and tells them), so sign-ins, whose cost grows with the server's directory, never overlap the
+    measured calls, and every user's schedule counts from the same moment.
     """
 
     def __init__(self) -> None:
         self._next: defaultdict[Outcome, itertools.count[int]] = defaultdict(itertools.count)
         self._waiting: dict[str, AsyncResult] = {}
+        self._signed_in = 0
+        self._go = gevent.event.Event()
         self.calls_begin = 0.0
-        """``perf_counter`` time of the first scheduled call."""
-
-    def begin(self, environment: Environment, **_: Any) -> None:
-        """Locust's ``test_start``: on a worker the plan has just arrived with the first spawn."""
-        plan = plan_from(getattr(environment.parsed_options, PLAN_OPTION))
-        self.calls_begin = time.perf_counter() + plan.warmup_s
+        """``perf_counter`` time at which calls began in this process."""
 
     def serve(self, master: MasterRunner) -> None:
         master.register_message(CLAIM_MESSAGE, self._on_claim)
+        master.register_message(SIGNED_IN_MESSAGE, lambda environment, **_: self._count(environment))
 
     def attach(self, worker: WorkerRunner) -> None:
         worker.register_message(PAIR_MESSAGE, self._on_pair)
+        worker.register_message(BEGIN_MESSAGE, lambda **_: self._begin())
 
     def claim(self, environment: Environment, outcome: Outcome) -> int:
         runner = environment.runner
@@ -133,6 +137,33 @@ class Coordinator:
         runner.send_message(CLAIM_MESSAGE, {"outcome": outcome.value, "ticket": ticket})
         slot: int = result.get(timeout=CLAIM_WAIT_S)
         return slot
+
+    def signed_in(self, environment: Environment) -> None:
+        """A user is ready for its first call (or gave up trying): count it where the count is kept."""
+        if isinstance(environment.runner, WorkerRunner):
+            environment.runner.send_message(SIGNED_IN_MESSAGE, None)
+        else:
+            self._count(environment)
+
+    def begin(self, environment: Environment) -> None:
+        """Calls begin now, everywhere (also when not every user signed in in time)."""
+        if isinstance(environment.runner, MasterRunner):
+            environment.runner.send_message(BEGIN_MESSAGE, None)
+        self._begin()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until calls begin; false if ``timeout`` passed first."""
+        return self._go.wait(timeout)
+
+    def _count(self, environment: Environment) -> None:
+        self._signed_in += 1
+        if self._signed_in == plan_from(getattr(environment.parsed_options, PLAN_OPTION)).concurrency:
+            self.begin(environment)
+
+    def _begin(self) -> None:
+        if not self._go.is_set():
+            self.calls_begin = time.perf_counter()
+            self._go.set()
 
     def _on_claim(self, environment: Environment, msg: Message) -> None:
         slot = next(self._next[Outcome(msg.data["outcome"])])
@@ -309,11 +340,15 @@ class CallLifecycle(FastHttpUser):
         caller, callee, offset = self.plan.pair_for(self.outcome, COORDINATOR.claim(self.environment, self.outcome))
         self.pacing_s = self.plan.load_of(self.outcome).pacing_s
         wire = Wire(self.client)
-        self.caller = Party.login(wire, self.plan, caller)
-        self.parties.append(self.caller)
-        self.callee = Party.login(wire, self.plan, callee)
-        self.parties.append(self.callee)
-        self.conversation_id = self.caller.conversation_with(self.callee)
+        try:
+            self.caller = Party.login(wire, self.plan, caller)
+            self.parties.append(self.caller)
+            self.callee = Party.login(wire, self.plan, callee)
+            self.parties.append(self.callee)
+            self.conversation_id = self.caller.conversation_with(self.callee)
+        finally:
+            COORDINATOR.signed_in(self.environment)  # a user that failed must not hold the others back
+        COORDINATOR.wait()
         self.next_at = COORDINATOR.calls_begin + offset
         gevent.sleep(max(0.0, self.next_at - time.perf_counter()))
 
@@ -328,6 +363,8 @@ class CallLifecycle(FastHttpUser):
     @task
     def call(self) -> None:
         scheduled, self.next_at = self.next_at, self.next_at + self.pacing_s
+        if scheduled >= COORDINATOR.calls_begin + self.plan.duration_s:
+            raise StopUser()  # its calls are over: no call starts after the run's duration
         began = time.perf_counter()
         error: SoftphoneError | None = None
         try:

@@ -26,10 +26,6 @@ SHORT_CALL_PACING_S = 1.0
 """Shortest pacing of an answered, rejected or cancelled call: a handful of requests fit in it with room."""
 TIMEOUT_MARGIN_S = 2.0
 """Beyond the ring timeout: how long a timed-out call may take to be seen as ended."""
-GENERATED_USER_ID_BASE = 100_000
-WARMUP_BASE_S = 1.0
-WARMUP_PER_USER_S = 0.01
-"""Sign-in time allowed per Locust user (two logins and a directory): no call is scheduled before."""
 
 
 class Outcome(StrEnum):
@@ -71,17 +67,6 @@ def generated_user_names(count: int) -> tuple[str, ...]:
     return tuple(f"u{index:04d}" for index in range(1, count + 1))
 
 
-def generated_directory_toml(count: int) -> str:
-    """A ``serve --directory`` file with the same users ``serve --users N`` seeds (ids from 100001).
-
-    For simulators without ``--users``; tests and benchmarks use it.
-    """
-    return "".join(
-        f'[[users]]\nuser_id = {GENERATED_USER_ID_BASE + index}\nname = "{name}"\ndisplay_name = "User {index}"\n\n'
-        for index, name in enumerate(generated_user_names(count), start=1)
-    )
-
-
 class OutcomeLoad(BaseModel):
     """One user class of a run: its outcome, how many users run it, and each user's pacing."""
 
@@ -114,10 +99,6 @@ class LoadPlan(BaseModel):
     loads: tuple[OutcomeLoad, ...]
     users: tuple[str, ...]
     """User names (or ids) in pairs: pair ``p`` is ``users[2p]`` calling ``users[2p + 1]``."""
-    warmup_s: float
-    """From the start until the first call: users sign in meanwhile, so sign-ins do not load the
-    server while calls are measured. A user still signing in after it starts late, which shows."""
-
     @property
     def concurrency(self) -> int:
         return sum(load.users for load in self.loads)
@@ -223,7 +204,6 @@ def make_plan(
         workers=workers,
         loads=loads,
         users=names[:needed],
-        warmup_s=WARMUP_BASE_S + WARMUP_PER_USER_S * (needed // 2),
     )
 
 

@@ -23,9 +23,10 @@ def latency(entry: StatsEntry | None) -> dict[str, float] | None:
     return {**figures, "max": float(entry.max_response_time)}
 
 
-def summarize(stats: RequestStats, plan: LoadPlan, crashes: int) -> dict[str, Any]:
+def summarize(stats: RequestStats, plan: LoadPlan, crashes: int, signin_s: float) -> dict[str, Any]:
     """The summary as plain data; ``ok`` is false when any call or request failed, a user crashed
-    (``crashes``: Locust's count of exceptions outside requests), or no call was made."""
+    (``crashes``: Locust's count of exceptions outside requests), or no call was made. ``signin_s`` is
+    how long the users took to sign in before calls began."""
     rows = {(entry.method, entry.name): entry for entry in stats.entries.values()}
     outcomes = {
         load.outcome.value: {
@@ -53,7 +54,7 @@ def summarize(stats: RequestStats, plan: LoadPlan, crashes: int) -> dict[str, An
         "asked_rate": plan.rate,
         "achieved_rate": round(attempted / plan.duration_s, 3),
         "duration_s": plan.duration_s,
-        "warmup_s": plan.warmup_s,
+        "signin_s": round(signin_s, 3),
         "workers": plan.workers,
         "concurrency": plan.concurrency,
         "calls": {"attempted": attempted, "completed": attempted - failed, "failed": failed, "by_outcome": outcomes},
@@ -79,7 +80,7 @@ def summary_table(summary: dict[str, Any]) -> str:
     lines = [
         f"softphone load against {summary['server']}: {summary['workers']} process(es), {summary['concurrency']} users",
         f"rate         asked {summary['asked_rate']:g} calls/s, achieved {summary['achieved_rate']:g} calls/s "
-        f"({calls['attempted']} calls in {summary['duration_s']:g} s, after {summary['warmup_s']:g} s to sign in)",
+        f"({calls['attempted']} calls in {summary['duration_s']:g} s, after {summary['signin_s']:g} s to sign in)",
         f"calls        {calls['completed']} completed, {calls['failed']} failed",
     ]
     for outcome, counts in calls["by_outcome"].items():

@@ -43,6 +43,9 @@ DONE_MESSAGE = "softphone_done"
 WORKERS_WAIT_S = 30.0
 """How long a master waits for the worker processes it started itself to connect."""
 DONE_WAIT_MARGIN_S = 30.0
+SIGN_IN_BASE_S = 30.0
+SIGN_IN_PER_USER_S = 0.2
+"""How long calls wait for every user to sign in before they begin anyway (a user failed to start, say)."""
 
 
 def options_for(plan: LoadPlan | None) -> Any:
@@ -63,7 +66,6 @@ def new_environment(plan: LoadPlan | None) -> Environment:
         stop_timeout=plan.stop_timeout_s if plan else None,
         parsed_options=options_for(plan),
     )
-    environment.events.test_start.add_listener(COORDINATOR.begin)
     return environment
 
 
@@ -125,9 +127,14 @@ def run_load(launch: Launch, plan: LoadPlan) -> int:
     try:
         if isinstance(runner, MasterRunner):
             wait_for_workers(runner, plan.workers, WORKERS_WAIT_S if workers else None)
+        started = time.perf_counter()
         runner.start(plan.concurrency, spawn_rate=plan.concurrency, user_classes=classes)
-        # Users sign in, then place calls for the duration; Locust's users do the work meanwhile.
-        gevent.sleep(plan.warmup_s + plan.duration_s)
+        sign_in_wait = SIGN_IN_BASE_S + SIGN_IN_PER_USER_S * plan.concurrency
+        if not COORDINATOR.wait(sign_in_wait):
+            log.warning("not every user signed in within %.0f s: calls begin anyway", sign_in_wait)
+            COORDINATOR.begin(environment)
+        signin_s = COORDINATOR.calls_begin - started
+        gevent.sleep(plan.duration_s)  # calls run for the duration; Locust's users do the work meanwhile
         if isinstance(runner, MasterRunner):
             stop_workers(runner, done, plan)
         else:
@@ -140,7 +147,7 @@ def run_load(launch: Launch, plan: LoadPlan) -> int:
     print_percentile_stats(environment.stats)
     print_error_report(environment.stats)
     crashes = sum(row["count"] for row in runner.exceptions.values())
-    summary = summarize(environment.stats, plan, crashes)
+    summary = summarize(environment.stats, plan, crashes, signin_s)
     if live_csv is not None:
         live_csv.kill()
     if csv_writer is not None:

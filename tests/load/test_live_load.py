@@ -19,7 +19,7 @@ import httpx
 import pytest
 from support.server import ServerFactory, ServerProcess, free_port, login
 
-from softphone.load.plan import generated_directory_toml, generated_user_names
+from softphone.load.plan import generated_user_names
 
 USERS = 40
 END_REASON_OF = {
@@ -32,11 +32,9 @@ RUN_TIMEOUT_S = 90
 
 
 @pytest.fixture
-def load_server(server_factory: ServerFactory, tmp_path: Path) -> ServerProcess:
-    """A simulator with the users ``serve --users 40`` would seed, and a one-second ring timeout."""
-    directory = tmp_path / "load-users.toml"
-    directory.write_text(generated_directory_toml(USERS), encoding="utf-8")
-    return server_factory(ring_timeout=1, args=["--directory", str(directory)])
+def load_server(server_factory: ServerFactory) -> ServerProcess:
+    """A simulator with 40 generated users and a one-second ring timeout."""
+    return server_factory(ring_timeout=1, args=["--users", str(USERS)])
 
 
 def run_load(server: ServerProcess, *args: str, users: str = str(USERS)) -> tuple[int, dict[str, Any], str]:
