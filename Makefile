@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,load]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -38,9 +38,14 @@ screenshots: $(STAMP)
 		{ echo "screenshots need rsvg-convert: apt-get install librsvg2-bin fonts-firacode fonts-wqy-microhei"; exit 1; }
 	cd tests && ../$(BIN)/python -m tui.make_screenshots ../screenshots
 
-# Start-up, call cycles, push fan-out and RSS of the simulator; table in benchmarks/results.md.
+# Push latency, fan-out, memory, request cost, sustained calls and the TUI, each against a baseline of the
+# same run (about seven minutes; needs Debian's wrk, installed here as root): benchmarks/results.md,
+# results.json and profile.txt.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_simulator.py --out benchmarks/results.md
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; } || \
+		{ echo "make bench needs wrk: apt-get install wrk"; exit 1; }
+	$(BIN)/python -m pip install -q -e '.[test,load,bench]'
+	$(BIN)/python -m benchmarks.bench_scale --out benchmarks/results.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

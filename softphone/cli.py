@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,7 +11,8 @@ from typing import TYPE_CHECKING
 import click
 
 from softphone import exit_codes
-from softphone.launch import DEFAULT_HOST, DEFAULT_PORT, local_url
+from softphone.launch import DEFAULT_HOST, DEFAULT_PORT, free_port, local_url
+from softphone.load import DEFAULT_MIX, LOCUST_MASTER_PORT
 from softphone.logs import DEFAULT_LOG_LEVEL, LOG_LEVELS
 from softphone.server.config import ServerConfig
 
@@ -397,6 +400,114 @@ def demo(user: str, peer: str, answer_after: float, incoming: bool) -> None:
     from softphone.launch import run_demo
 
     run_demo(user=user, peer=peer, answer_after=answer_after, call_me=incoming)
+
+class OneLineUsageError(click.ClickException):
+    """A bad option of ``softphone load``: one line on stderr, exit 2 (scripts read the line, not a usage block)."""
+
+    exit_code = 2
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"softphone load: {self.format_message()}", err=True)
+
+
+class LoadCommand(click.Command):
+    """Click's own option errors (a rate that is not a number, say) as one line too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            raise OneLineUsageError(error.format_message()) from None
+
+
+@main.command(cls=LoadCommand)
+@click.option("--server", "server_url", default=None, help="Call API base URL. Default: the local simulator.")
+@click.option("--rate", type=float, default=10.0, show_default=True, help="Calls started per second (open loop).")
+@click.option("--duration", type=float, default=10.0, show_default=True, help="Seconds during which calls start.")
+@click.option("--concurrency", type=int, default=None, help="Caller/callee pairs in all. Default: what the rate needs.")
+@click.option("--users", default=None, help="N: the users u0001..uN that `serve --users N` seeds; or NAME,NAME,...")
+@click.option("--mix", default=DEFAULT_MIX, show_default=True, help="How calls end, as weights.")
+@click.option("--ring-timeout", type=float, default=30.0, show_default=True, help="The server's: a timeout call lasts this long.")
+@click.option("--push", is_flag=True, help="A push connection per terminal; measures push latency.")
+@click.option("--csv", "csv_prefix", default=None, metavar="PREFIX", help="Locust's CSV files PREFIX_stats.csv etc.")
+@click.option("--json", "json_summary", is_flag=True, help="The summary as JSON on stdout (the live table is on stderr).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local Locust worker processes (with --master: workers to wait for).")
+@click.option("--master", is_flag=True, help="Be the Locust master of workers started elsewhere.")
+@click.option("--worker", is_flag=True, help="Be a Locust worker of the master at --master-host.")
+@click.option("--master-host", default="127.0.0.1", show_default=True, help="With --worker: where the master runs.")
+@click.option(
+    "--master-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help=f"The master's port for workers. Default: {LOCUST_MASTER_PORT}, or a free one for local --workers.",
+)
+@click.option("--web-port", type=click.IntRange(1, 65535), default=None, help="Locust's web UI on 127.0.0.1:PORT.")
+def load(
+    server_url: str | None,
+    rate: float,
+    duration: float,
+    concurrency: int | None,
+    users: str | None,
+    mix: str,
+    ring_timeout: float,
+    push: bool,
+    csv_prefix: str | None,
+    json_summary: bool,
+    workers: int | None,
+    master: bool,
+    worker: bool,
+    master_host: str,
+    master_port: int | None,
+    web_port: int | None,
+) -> None:
+    """Whole call lifecycles at a fixed rate against a server, on Locust; exit 1 if any call failed.
+
+    Each caller/callee pair places calls that end as the mix says. `--workers N` runs them in N
+    Locust worker processes; `--master --workers N` and `--worker --master-host HOST` spread one
+    load over several machines. The simulator needs enough users: `softphone serve --users N`.
+    """
+    from softphone.load.plan import Launch, PlanError, make_plan
+
+    if master and worker:
+        raise OneLineUsageError("--master and --worker are alternatives: give one.")
+    if master and workers is None:
+        raise OneLineUsageError("--master needs --workers N: how many workers to wait for.")
+    if master_port is None:
+        master_port = free_port() if workers and not (master or worker) else LOCUST_MASTER_PORT
+    if worker:
+        launch = Launch(role="worker", master_host=master_host, master_port=master_port)
+    else:
+        try:
+            plan = make_plan(
+                server=server_url or local_url(),
+                rate=rate,
+                duration_s=duration,
+                mix=mix,
+                ring_timeout_s=ring_timeout,
+                concurrency=concurrency,
+                users=users,
+                push=push,
+                workers=workers or 1,
+            )
+        except PlanError as error:
+            raise OneLineUsageError(str(error)) from None
+        if server_url is None:  # the shared local simulator, started only once the options are good
+            from softphone.launch import ensure_local_simulator
+
+            ensure_local_simulator()
+        launch = Launch(
+            role="local" if workers is None else "master",
+            plan=plan,
+            master_port=master_port,
+            local_workers=0 if master else workers or 0,
+            web_port=web_port,
+            csv_prefix=csv_prefix,
+            json_summary=json_summary,
+        )
+    # Locust patches the standard library with gevent on import: it runs in a process of its own.
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "softphone.load", launch.model_dump_json()])
+
 
 if __name__ == "__main__":
     main()
