@@ -86,7 +86,7 @@ def free_port() -> int:
 
 def run_demo(*, user: str, peer: str, answer_after: float, call_me: bool) -> None:
     """A private simulator, a peer that answers, and the phone signed in as ``user``."""
-    from softphone.bot import AutoAnswerPeer
+    from softphone.bot import BotPolicy, run_bot
     from softphone.tui.app import AppConfig, SoftphoneApp
 
     port = free_port()
@@ -96,9 +96,9 @@ def run_demo(*, user: str, peer: str, answer_after: float, call_me: bool) -> Non
     server = spawn_simulator(["--port", str(port), "--db", str(workdir / "demo.db")], log_path, detach=False)
     try:
         wait_until_healthy(url, server, log_path)
-        bot = AutoAnswerPeer(url, peer, answer_after=answer_after)
+        policy = BotPolicy(answer_after=answer_after, call=user if call_me else None, first_call_after=3.0)
         loop = asyncio.new_event_loop()
-        task = loop.create_task(bot.run(call=user if call_me else None))
+        task = loop.create_task(run_bot(url, peer, policy, terminal_id="demo-peer"))
 
         def run_peer() -> None:
             with contextlib.suppress(asyncio.CancelledError):

@@ -22,7 +22,8 @@ not lost. States that arrive together (a hello, a resync, one polling round) giv
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -51,6 +52,11 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def new_terminal_id(kind: str) -> str:
+    """Unique per run (``tui-1a2b3c``, ``cli-...``, ``bot-...``), so two runs of one user are two terminals."""
+    return f"{kind}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,20 +141,27 @@ class Session:
 
     @classmethod
     async def sign_in(
-        cls, client: CallClient, *, user: str | None = None, user_id: int | None = None, clock: Clock = utc_now
+        cls,
+        client: CallClient,
+        *,
+        user: str | None = None,
+        user_id: int | None = None,
+        known_contacts: Sequence[DirectoryUser] = (),
+        clock: Clock = utc_now,
     ) -> Session:
         """Log in as ``user`` (the simulator's dev login), or trust the client's token as ``user_id``.
 
-        The directory, where the server has one, says who we are and whom we can call. Raises
-        ``SoftphoneError`` when the server cannot be reached or refuses: asking again or retrying is the
-        caller's choice (the TUI asks the user; a bot gives up).
+        The directory, where the server has one, says who we are and whom we can call; where it has
+        none, ``known_contacts`` (a profile's users) do. Raises ``SoftphoneError`` when the server
+        cannot be reached or refuses: asking again or retrying is the caller's choice (the TUI asks
+        the user; a bot or a headless command gives up).
         """
         if user is not None:
             login = await client.login(user)
             user_id, name = login.user_id, login.name
         else:
             user_id, name = user_id or 0, str(user_id or "me")
-        contacts = await _contacts(client)
+        contacts = await _contacts(client) or list(known_contacts)
         me = next((c for c in contacts if c.conversation_id is None), None)
         if me is not None:
             user_id, name = me.user_id, me.name
@@ -213,12 +226,19 @@ class Session:
 
     # ------------------------------------------------------------------ user intents
 
-    async def dial(self, user: str, call_type: CallType) -> CallMachine | None:
+    async def dial(self, user: str, call_type: CallType, *, join: bool = True) -> CallMachine | None:
         """Call a contact (by name, display name or id) and join the RTC channel right away, as callers do."""
         contact = self.contact(user)
         if contact is None:
             self._emit(RequestFailed(None, None, None, f"No contact named {user!r} in the directory."))
             return None
+        return await self.dial_contact(contact, call_type, join=join)
+
+    async def dial_contact(self, contact: DirectoryUser, call_type: CallType, *, join: bool = True) -> CallMachine | None:
+        """Call ``contact`` in its conversation; also someone no directory lists (a user id and a conversation id).
+
+        ``join=False`` leaves the channel to the caller (a bot's media script reports every stage itself).
+        """
         if contact.conversation_id is None:
             self._emit(RequestFailed(None, None, None, f"{contact.display_name} is you: pick someone else to call"))
             return None
@@ -231,25 +251,29 @@ class Session:
         machine = self.phone.start_call(response, contact.user_id, self.clock())
         self._changed([machine.call_id])
         await self._follow_up()
-        await self._join_channel(machine)
+        if join:
+            await self._join_channel(machine)
         return machine
 
-    async def accept(self, call_id: int) -> None:
-        if await self._act(call_id, Action.ACCEPT, self.client.accept):
-            machine = self.phone.get(call_id)
-            if machine is not None:
-                await self._join_channel(machine)
+    async def accept(self, call_id: int, *, join: bool = True) -> bool:
+        """Answer a ringing call and (unless ``join=False``) join its channel; whether the server accepted."""
+        if not await self._act(call_id, Action.ACCEPT, self.client.accept):
+            return False
+        machine = self.phone.get(call_id)
+        if join and machine is not None:
+            await self._join_channel(machine)
+        return True
 
-    async def reject(self, call_id: int, reason: str | None = None) -> None:
-        await self._act(
+    async def reject(self, call_id: int, reason: str | None = None) -> bool:
+        return await self._act(
             call_id, Action.REJECT, partial(self.client.reject, reason=reason), then=CallMachine.record_ended_by_me
         )
 
-    async def cancel(self, call_id: int) -> None:
-        await self._act(call_id, Action.CANCEL, self.client.cancel, then=CallMachine.record_ended_by_me)
+    async def cancel(self, call_id: int) -> bool:
+        return await self._act(call_id, Action.CANCEL, self.client.cancel, then=CallMachine.record_ended_by_me)
 
-    async def hangup(self, call_id: int) -> None:
-        await self._act(call_id, Action.HANGUP, self.client.hangup, then=CallMachine.record_ended_by_me)
+    async def hangup(self, call_id: int) -> bool:
+        return await self._act(call_id, Action.HANGUP, self.client.hangup, then=CallMachine.record_ended_by_me)
 
     async def report_media(self, call_id: int, stage: str, network_quality: str | None = None) -> bool:
         """Report this terminal's media stage and quality; the core remembers what was accepted."""
@@ -281,6 +305,36 @@ class Session:
                     continue
             left.append(machine.call_id)
         return left
+
+    async def send(
+        self,
+        action: Action,
+        call_id: int,
+        *,
+        reason: str | None = None,
+        stage: str = "",
+        network_quality: str | None = None,
+    ) -> Snapshot:
+        """One request about any call, known here or not, exactly as asked; the server's answer.
+
+        For tools that probe a server one step at a time (``softphone accept ID``): nothing is sent
+        before or after it (no channel join, no resync), and a failure is raised, not emitted.
+        """
+        client = self.client
+        if action is Action.ACCEPT:
+            answer: Snapshot = await client.accept(call_id)
+        elif action is Action.REJECT:
+            answer = await client.reject(call_id, reason)
+        elif action is Action.CANCEL:
+            answer = await client.cancel(call_id, reason)
+        elif action is Action.HANGUP:
+            answer = await client.hangup(call_id, reason)
+        elif action is Action.REPORT_MEDIA:
+            answer = await client.report_media(call_id, stage, network_quality)
+        else:
+            answer = await client.call_state(call_id)
+        self._changed(self._take([answer], Source.RESPONSE))
+        return answer
 
     async def resync(self, call_id: int) -> None:
         """Fetch the full state of a call, after a gap or a refused request."""
@@ -400,5 +454,6 @@ __all__ = [
     "SessionEvent",
     "StreamError",
     "describe_error",
+    "new_terminal_id",
     "utc_now",
 ]

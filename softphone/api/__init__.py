@@ -103,6 +103,7 @@ from softphone.api._models import (
     ext_fields,
     failure,
     format_timestamp,
+    redact_token,
     server_frame_adapter,
     success,
 )
@@ -253,6 +254,7 @@ __all__ = [
     "failure",
     "format_timestamp",
     "is_missing_route",
+    "redact_token",
     "ring_deadline",
     "server_frame_adapter",
     "success",

@@ -374,6 +374,15 @@ def bearer_token(header: str | None) -> str | None:
     return token if scheme.lower() == BEARER.lower() and token else None
 
 
+REDACTED_KEEP = 4
+"""How much of a token stays readable (``abcd…``), so that two can still be told apart."""
+
+
+def redact_token(token: str) -> str:
+    """A token as people and logs may see it: its first few characters, or nothing of a short one."""
+    return f"{token[:REDACTED_KEEP]}…" if len(token) > 2 * REDACTED_KEEP else "…"
+
+
 def success(data: BaseModel | dict[str, Any] | None, *, documented_only: bool = False) -> dict[str, Any]:
     """The JSON body of a success envelope; ``documented_only`` leaves every *ext* field out."""
     if isinstance(data, BaseModel):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import threading
 from collections.abc import Callable, Coroutine, Iterable
@@ -25,10 +24,10 @@ from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
 
-from softphone.api import Action, CallClient, CallType, PushStream, SoftphoneError, StreamMode
+from softphone.api import Action, CallClient, CallType, DirectoryUser, PushStream, SoftphoneError, StreamMode
 from softphone.core import CallMachine
 from softphone.launch import local_url
-from softphone.session import Clock, Session, describe_error, utc_now
+from softphone.session import Clock, Session, describe_error, new_terminal_id, utc_now
 from softphone.tui.adapter import SessionAdapter
 from softphone.tui.routing import View, ViewKind, choose_view
 from softphone.tui.screens.base import PhoneScreen
@@ -52,11 +51,6 @@ EXIT_GRACE_SECONDS = 3.0
 """After leaving, how long quitting may take to put the terminal back: a closed terminal can block it for ever."""
 
 
-def new_terminal_id() -> str:
-    """Unique per run, so two windows of one user are two terminals."""
-    return f"tui-{secrets.token_hex(3)}"
-
-
 @dataclass(frozen=True)
 class AppConfig:
     """Everything the command line can say about how this terminal connects and who it is."""
@@ -65,7 +59,9 @@ class AppConfig:
     user: str | None = None
     token: str | None = None
     user_id: int | None = None
-    terminal_id: str = field(default_factory=new_terminal_id)
+    # Whom a server without a directory lets us call: a profile's users (see softphone.settings).
+    contacts: tuple[DirectoryUser, ...] = ()
+    terminal_id: str = field(default_factory=lambda: new_terminal_id("tui"))
     dial: str | None = None
     video: bool = False
     push_mode: StreamMode = "auto"
@@ -167,7 +163,9 @@ class SoftphoneApp(App[None]):
             if ask:
                 user = await self.push_screen_wait(LoginScreen(self.config.server_url, error=error))
             try:
-                session = await Session.sign_in(client, user=user, user_id=self.config.user_id, clock=self.clock)
+                session = await Session.sign_in(
+                    client, user=user, user_id=self.config.user_id, known_contacts=self.config.contacts, clock=self.clock
+                )
             except SoftphoneError as failure:
                 error = describe_error(failure)
                 self.post_message(self.SignInFailed(error))
