@@ -108,7 +108,7 @@ class BotPolicy:
         if self.call is not None:
             words += f", calls {self.call}" + (f" every {self.every:g}s" if self.every else " once")
         if self.calls is not None:
-            words += f", stops after {self.calls} calls"
+            words += f", stops after {self.calls} call" + ("" if self.calls == 1 else "s")
         return words
 
 
@@ -123,6 +123,7 @@ class Bot:
         self._involved: set[int] = set()
         self._in_call: set[int] = set()
         self._over: set[int] = set()
+        self._endings: dict[int, asyncio.Task[bool]] = {}
         self._changed = asyncio.Event()
         self._finished = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -133,23 +134,28 @@ class Bot:
         self.say(f"{me.display_name} (#{me.user_id}) on terminal {me.terminal_id}: {self.policy.describe()}.")
         if self.policy.call is not None:
             self._spawn(self._place_calls(self.policy.call))
+        relaying = asyncio.create_task(self._relay(stream))
+        finishing = asyncio.create_task(self._finished.wait())
         try:
-            async with contextlib.aclosing(self.session.events(stream)) as events:
-                async for event in events:
-                    if isinstance(event, CallsChanged):
-                        for call_id in event.call_ids:
-                            self._consider(call_id)
-                        self._changed.set()
-                    elif isinstance(event, RequestFailed):
-                        self.say(event.text)
-                    elif isinstance(event, StreamError):
-                        self.say(describe_error(event.error))
-                    if self._finished.is_set():
-                        break
+            await asyncio.wait({relaying, finishing}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in list(self._tasks):
+            for task in {relaying, finishing} | self._tasks | set(self._endings.values()):
                 task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relaying  # a bug that stopped the stream is raised here
         return self.done
+
+    async def _relay(self, stream: CallStream) -> None:
+        async with contextlib.aclosing(self.session.events(stream)) as events:
+            async for event in events:
+                if isinstance(event, CallsChanged):
+                    for call_id in event.call_ids:
+                        self._consider(call_id)
+                    self._changed.set()
+                elif isinstance(event, RequestFailed):
+                    self.say(event.text)
+                elif isinstance(event, StreamError):
+                    self.say(describe_error(event.error))
 
     # ------------------------------------------------------------------ what a change means
 
@@ -166,7 +172,20 @@ class Bot:
             self._spawn(self._talk(machine))
         if call_id in self._involved and call_id not in self._over and machine.is_over:
             self._over.add(call_id)
-            self._count(f"call {call_id} is over: {machine.end_description()}")
+            self._spawn(self._report_over(machine))
+
+    async def _report_over(self, machine: CallMachine) -> None:
+        """Count a call that is over, once this bot's own reject or hangup of it has its answer (who ended it)."""
+        ending = self._endings.get(machine.call_id)
+        if ending is not None:
+            await asyncio.wait({ending})
+        self._count(f"call {machine.call_id} is over: {machine.end_description()}")
+
+    def _ending(self, call_id: int, work: Coroutine[Any, Any, bool]) -> asyncio.Task[bool]:
+        """Run an intent that ends a call, so that its end is reported after its answer."""
+        task = asyncio.create_task(work)
+        self._endings[call_id] = task
+        return task
 
     def _count(self, words: str) -> None:
         self.done += 1
@@ -193,10 +212,10 @@ class Bot:
             self.say(f"call {call_id} from {peer} rings: letting it ring.")
         elif policy.on_ring is OnRing.REJECT:
             self.say(f"call {call_id} from {peer} rings: rejecting.")
-            await self.session.reject(call_id)
+            await self._ending(call_id, self.session.reject(call_id))
         elif policy.on_ring is OnRing.BUSY:
             self.say(f"call {call_id} from {peer} rings: rejecting as busy.")
-            await self.session.reject(call_id, BUSY_REASON)
+            await self._ending(call_id, self.session.reject(call_id, BUSY_REASON))
         else:
             self.say(f"call {call_id} from {peer} rings: answering in {policy.answer_after:g}s.")
             await asyncio.sleep(policy.answer_after)
@@ -222,7 +241,7 @@ class Bot:
         await asyncio.sleep(seconds)
         if machine.is_in_progress:
             self.say(f"call {machine.call_id}: hanging up after {seconds:g}s.")
-            await self.session.hangup(machine.call_id)
+            await self._ending(machine.call_id, self.session.hangup(machine.call_id))
 
     async def _place_calls(self, user: str) -> None:
         """Call ``user`` (once, or every ``every`` seconds), never while already in a call."""

@@ -49,6 +49,7 @@ INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
 # after the controller's resync and a pause.
 END_ATTEMPTS = 3
 END_BACKOFF = Backoff(initial=0.2, maximum=1.0)
+ENDING_ANSWER_WAIT = 10.0
 
 
 # --------------------------------------------------------------------------- running a command
@@ -157,6 +158,10 @@ def clock_text(moment: datetime) -> str:
     return moment.astimezone().strftime("%H:%M:%S")
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def talk_time(seconds: timedelta) -> str:
     whole = int(seconds.total_seconds())
     return f"{whole // 60}:{whole % 60:02d}"
@@ -173,23 +178,27 @@ _ACTION_WORDS = {
 
 def sentence(machine: CallMachine, record: EventRecord, before: str | None) -> str:
     """What an event means for this terminal, in a few words; ``before`` is the status known until then."""
-    peer = machine.peer_name
     if record.source is Source.LOCAL:
         words = _ACTION_WORDS.get(record.action or "", record.action or "")
         return f"{words}: {record.detail}." if record.detail else f"{words}."
-    if record.marker == Marker.GAP:
-        return "Missed some changes: asking for the whole state."
-    status = record.status
+    words = _state_sentence(machine, record.status, before)
+    return f"{words} (A change was missed: fetching the whole state.)" if record.marker == Marker.GAP else words
+
+
+def _state_sentence(machine: CallMachine, status: str | None, before: str | None) -> str:
+    peer = machine.peer_name
     if status in TERMINAL_STATUSES:
         return machine.end_description() + "."
     if status == "calling":
         return f"Calling {peer}…" if machine.role is Role.CALLER else f"{peer} is calling."
+    if status == before:
+        return "Media changed."  # the same status at a newer version: a media report
     if status == "accepted":
         if machine.role is Role.CALLER:
             return f"{peer} answered."
         return "You answered." if machine.accepted_here else "Answered on another terminal."
     if status == "ongoing":
-        return "Media changed." if before == "ongoing" else f"In call with {peer}."
+        return f"In call with {peer}."
     return f"Status {status}."
 
 
@@ -244,7 +253,8 @@ class CallPrinter:
         self.output.error(record, f"{clock_text(record.at)}  {describe_error(event.error)}")
 
     def connection(self, event: ConnectionChanged) -> None:
-        self.output.note(f"{event.state}: {event.detail}" if event.detail else event.state)
+        state = event.state.capitalize()
+        self.output.note(f"{state}: {event.detail}." if event.detail else f"{state}.")
 
 
 # --------------------------------------------------------------------------- softphone call
@@ -322,11 +332,13 @@ async def follow_call(
     """
     printer = CallPrinter(session, output)
     tasks: set[asyncio.Task[None]] = set()
+    endings: set[asyncio.Task[None]] = set()
 
-    def spawn(work: Coroutine[Any, Any, None]) -> None:
+    def spawn(work: Coroutine[Any, Any, None], into: set[asyncio.Task[None]] = tasks) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        into.add(task)
+        task.add_done_callback(into.discard)
+        return task
 
     async def place() -> None:
         machine = await session.dial_contact(plan.target, plan.call_type)
@@ -335,12 +347,12 @@ async def follow_call(
         if plan.cancel_after is not None:
             spawn(end_after(machine, plan.cancel_after, only_ringing=True))
         await stop.wait()
-        await end_call(session, machine)
+        await spawn(end_call(session, machine), endings)
 
     async def end_after(machine: CallMachine, seconds: float, *, only_ringing: bool = False) -> None:
         await asyncio.sleep(seconds)
         if not only_ringing or machine.is_ringing:
-            await end_call(session, machine)
+            await spawn(end_call(session, machine), endings)
 
     hangup_armed = False
     try:
@@ -361,6 +373,9 @@ async def follow_call(
                     for machine in (session.phone.get(call_id) for call_id in event.call_ids):
                         if machine is None or not machine.placed_here:
                             continue
+                        if machine.is_over and endings:
+                            # Our own cancel or hangup is still being answered: its answer says who ended it.
+                            await asyncio.wait(set(endings), timeout=ENDING_ANSWER_WAIT)
                         printer.print_new(machine.call_id)
                         if plan.hangup_after is not None and not hangup_armed and machine.is_in_progress:
                             hangup_armed = True
@@ -369,7 +384,7 @@ async def follow_call(
                             return summarise(machine, plan.expect, output)
         return ExitCode.UNREACHABLE
     finally:
-        for task in list(tasks):
+        for task in tasks | endings:
             task.cancel()
         await session.client.aclose()
 
@@ -500,6 +515,6 @@ async def watch(session: Session, stream: PushStream, output: Output, stop: asyn
             with contextlib.suppress(asyncio.CancelledError):
                 await task  # a bug that stopped the stream is raised here
         await session.client.aclose()
-    words = f"Watched {len(printer.printed)} calls, {printer.count} events."
+    words = f"Watched {plural(len(printer.printed), 'call')}, {plural(printer.count, 'event')}."
     output.summary(SummaryRecord(at=output.clock(), calls=len(printer.printed), events=printer.count), words)
     return ExitCode.OK

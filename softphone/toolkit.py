@@ -199,7 +199,7 @@ def bot(
 ) -> None:
     """A headless peer: follows a policy on every incoming call (and places calls), logging what it does."""
     from softphone.bot import Bot, BotPolicy, OnRing
-    from softphone.headless import Output, end_call, open_session, push_stream
+    from softphone.headless import Output, end_call, open_session, plural, push_stream
 
     chosen = {
         OnRing.ANSWER: answer_after is not None,
@@ -239,7 +239,7 @@ def bot(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await session.client.aclose()
-        output.note(f"Done after {peer.done} calls.")
+        output.note(f"Done after {plural(peer.done, 'call')}.")
         return ExitCode.OK
 
     finish(main)
