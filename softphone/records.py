@@ -37,7 +37,7 @@ SECRET_FIELDS = ("rtc_token", "token")
 
 
 class Record(BaseModel):
-    """One JSON line; fields named in ``OPTIONAL`` are left out when unknown."""
+    """One JSON line; fields named in ``OPTIONAL`` are left out when not given (a given ``null`` stays)."""
 
     model_config = ConfigDict(extra="allow")
     OPTIONAL: ClassVar[tuple[str, ...]] = ()
@@ -48,7 +48,7 @@ class Record(BaseModel):
     def line(self) -> str:
         data = self.model_dump(mode="json")
         for name in self.OPTIONAL:
-            if data.get(name) is None:
+            if data.get(name) is None and name not in self.model_fields_set:
                 data.pop(name, None)
         for name in SECRET_FIELDS:
             if isinstance(data.get(name), str):
@@ -94,9 +94,10 @@ class ErrorRecord(Record):
     def from_error(
         cls, error: SoftphoneError, at: datetime, *, call_id: int | None = None, action: str | None = None
     ) -> ErrorRecord:
+        about = {name: value for name, value in (("call_id", call_id), ("action", action)) if value is not None}
         if isinstance(error, ApiError):
-            return cls(at=at, code=error.code, message=error.message, call_id=call_id, action=action)
-        return cls(at=at, code=None, message=str(error), call_id=call_id, action=action)
+            return cls(at=at, code=error.code, message=error.message, **about)
+        return cls(at=at, code=None, message=str(error), **about)
 
 
 class SummaryRecord(Record):
@@ -131,23 +132,16 @@ def _record(
         return ErrorRecord(at=entry.at, code=entry.error_code, message=message, call_id=call_id, action=action)
     if entry.source is Source.LOCAL:
         action, _, detail = entry.detail.partition(" ")
+        said = {"detail": detail} if detail else {}
         return EventRecord(
-            at=entry.at,
-            call_id=call_id,
-            version=version,
-            status=status,
-            source=entry.source,
-            action=action,
-            detail=detail or None,
+            at=entry.at, call_id=call_id, version=version, status=status, source=entry.source, action=action, **said
         )
-    over = entry.status in TERMINAL_STATUSES
+    known: dict[str, str] = {}
+    if entry.status in TERMINAL_STATUSES and machine.facts.end_reason is not None:
+        known["end_reason"] = machine.facts.end_reason
+    if entry.marker is not None:
+        known["marker"] = entry.marker.value
     return EventRecord(
-        at=entry.at,
-        call_id=call_id,
-        version=entry.version,
-        status=entry.status,
-        source=entry.source,
-        end_reason=machine.facts.end_reason if over else None,
-        marker=entry.marker.value if entry.marker is not None else None,
+        at=entry.at, call_id=call_id, version=entry.version, status=entry.status, source=entry.source, **known
     )
 
