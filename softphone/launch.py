@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import click
-import httpx
 import platformdirs
 
 DEFAULT_HOST = "127.0.0.1"
@@ -27,6 +26,8 @@ def local_url(port: int = DEFAULT_PORT) -> str:
 
 
 def is_healthy(url: str) -> bool:
+    import httpx  # loaded here, so that `softphone --help` and completion stay quick
+
     try:
         return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
     except httpx.HTTPError:

@@ -8,14 +8,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from softphone.api import Action, CallType
 from softphone.commandline import OneLineCommand, OneLineGroup, UsageProblem, json_option, sign_in_options
 from softphone.exit_codes import ExitCode
-from softphone.settings import SignIn
+
+if TYPE_CHECKING:
+    from softphone.settings import SignIn
 
 Main = Callable[[asyncio.Event], Coroutine[Any, Any, ExitCode]]
 
@@ -71,6 +72,7 @@ def call(
     Exit 0 when it was answered and then ended (or ended as --expect says), 1 when it ended otherwise,
     3 when the server refused, 4 when it cannot be reached. Ctrl-C ends the call (cancel or hang up).
     """
+    from softphone.api import CallType
     from softphone.headless import CallPlan, Output, follow_call, open_session, push_stream, target_contact
 
     output = Output(as_json)
@@ -89,37 +91,39 @@ def call(
     finish(main)
 
 
-def _one_request(sign_in: SignIn, as_json: bool, action: Action, call_id: int, **fields: Any) -> None:
+def _one_request(sign_in: SignIn, as_json: bool, action: str, call_id: int, **fields: Any) -> None:
+    """Sign in, send one request (``action`` as the API names it: ``accept``, ``media-state``...), print the answer."""
+    from softphone.api import Action
     from softphone.headless import Output, one_request, open_session
 
     output = Output(as_json)
 
     async def main(_: asyncio.Event) -> ExitCode:
         session = await open_session(sign_in, "cli", output)
-        return await one_request(session, output, action, call_id, **fields)
+        return await one_request(session, output, Action(action), call_id, **fields)
 
     finish(main)
 
 
-def _call_action_command(name: str, action: Action, summary: str) -> click.Command:
+def _call_action_command(action: str, summary: str) -> click.Command:
     """``softphone accept|reject|cancel|hangup CALL_ID``: one request, the answer printed."""
 
-    @click.command(name, cls=OneLineCommand, help=f"{summary} One request; the server's answer is printed.")
+    @click.command(action, cls=OneLineCommand, help=f"{summary} One request; the server's answer is printed.")
     @click.argument("call_id", type=click.IntRange(min=1))
     @json_option
     @sign_in_options
     def command(sign_in: SignIn, call_id: int, as_json: bool, reason: str | None = None) -> None:
         _one_request(sign_in, as_json, action, call_id, reason=reason)
 
-    if action is not Action.ACCEPT:
+    if action != "accept":
         command = click.option("--reason", default=None, help="The end reason to send (default the server's).")(command)
     return command
 
 
-accept = _call_action_command("accept", Action.ACCEPT, "Accept call CALL_ID on this terminal (no channel join).")
-reject = _call_action_command("reject", Action.REJECT, "Reject ringing call CALL_ID.")
-cancel = _call_action_command("cancel", Action.CANCEL, "Cancel call CALL_ID before it is answered.")
-hangup = _call_action_command("hangup", Action.HANGUP, "Hang up call CALL_ID.")
+accept = _call_action_command("accept", "Accept call CALL_ID on this terminal (no channel join).")
+reject = _call_action_command("reject", "Reject ringing call CALL_ID.")
+cancel = _call_action_command("cancel", "Cancel call CALL_ID before it is answered.")
+hangup = _call_action_command("hangup", "Hang up call CALL_ID.")
 
 
 @click.command(cls=OneLineCommand)
@@ -130,7 +134,7 @@ hangup = _call_action_command("hangup", Action.HANGUP, "Hang up call CALL_ID.")
 @sign_in_options
 def media(sign_in: SignIn, call_id: int, stage: str, quality: str | None, as_json: bool) -> None:
     """Report this terminal's media stage (and network quality) for CALL_ID. One request."""
-    _one_request(sign_in, as_json, Action.REPORT_MEDIA, call_id, stage=stage, network_quality=quality)
+    _one_request(sign_in, as_json, "media-state", call_id, stage=stage, network_quality=quality)
 
 
 @click.command(cls=OneLineCommand)
@@ -139,7 +143,7 @@ def media(sign_in: SignIn, call_id: int, stage: str, quality: str | None, as_jso
 @sign_in_options
 def state(sign_in: SignIn, call_id: int, as_json: bool) -> None:
     """Print the state of CALL_ID as the server holds it. One request."""
-    _one_request(sign_in, as_json, Action.STATE, call_id)
+    _one_request(sign_in, as_json, "state", call_id)
 
 
 @click.command(cls=OneLineCommand)
