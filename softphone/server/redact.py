@@ -9,15 +9,15 @@ from __future__ import annotations
 import logging
 import re
 
+from softphone.api import redact_token
+
 TOKEN_IN_QUERY = re.compile(r"(token=)([^&\s\"']+)", re.IGNORECASE)
-SHOWN_CHARACTERS = 4
-"""How much of a token stays readable, so two log lines can still be told apart."""
 UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 
 def redact(text: str) -> str:
-    """``text`` with every ``token=<value>`` cut to its first few characters."""
-    return TOKEN_IN_QUERY.sub(lambda match: f"{match[1]}{match[2][:SHOWN_CHARACTERS]}…", text)
+    """``text`` with every ``token=<value>`` cut to its first few characters (the one redaction of tokens)."""
+    return TOKEN_IN_QUERY.sub(lambda match: match[1] + redact_token(match[2]), text)
 
 
 class RedactTokens(logging.Filter):
