@@ -113,6 +113,9 @@ def test_a_media_script_reports_each_step_as_a_change(softphone: Softphone, simu
     changes = [r for r in json_lines(result.stdout) if r["kind"] == "event" and r["source"] != "local" and "marker" not in r]
     # accept (no join: the script reports every stage), joined → ongoing, poor → ongoing again, hangup.
     assert [r["status"] for r in changes] == ["calling", "accepted", "ongoing", "ongoing", "ended"]
+    state = softphone.run("state", str(changes[0]["call_id"]), "--user", "alice", "--server", simulator.base_url, "--json")
+    media = json_lines(state.stdout)[0]["media"]["callee"]
+    assert (media["stage"], media["network_quality"]) == ("joined", "poor")
     assert bot.wait() == 0
     assert any("reporting joined, good" in line for line in bot.lines)
     assert any("reporting joined, poor" in line for line in bot.lines)

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from support.cli import Softphone
-from support.server import ServerProcess, login
+from support.cli import Softphone, json_lines
+from support.server import ServerFactory, ServerProcess, login
 
 from softphone.api import redact_token
 from softphone.exit_codes import ExitCode
@@ -124,3 +124,29 @@ async def test_the_profile_token_is_the_one_used(
         assert softphone.run("state", str(call_id), *args, env=env).returncode == 0
     finally:
         assert softphone.run("cancel", str(call_id), "--user", "alice", "--server", simulator.base_url).returncode == 0
+
+
+def test_a_profile_calls_by_name_on_a_server_without_a_directory(
+    softphone: Softphone, server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    """``serve --documented-only`` looks like the real service: no directory, no push, no call lists."""
+    server = server_factory(args=["--documented-only"])
+    conversation = re.search(r"with bob \(20002\): --conversation (\d+)", server.log())
+    assert conversation is not None, server.log()
+    token = softphone.run("token", "alice", "--server", server.base_url).stdout.strip()
+    config = tmp_path / "real.toml"
+    config.write_text(
+        f'[profiles.real]\nserver = "{server.base_url}"\npoll = true\n'
+        f'[profiles.real.users.alice]\ntoken = "{token}"\nuser_id = 10001\n'
+        '[profiles.real.users.bob]\nuser_id = 20002\n'
+        f'[profiles.real.conversations]\n"alice,bob" = {conversation[1]}\n',
+        encoding="utf-8",
+    )
+    profile = ("--config", str(config), "--profile", "real", "--user", "alice")
+    placed = softphone.run("call", "bob", *profile, "--cancel-after", "0.5", "--expect", "cancelled:caller_cancel", "--json")
+    assert placed.returncode == ExitCode.OK, placed.stdout + placed.stderr
+    records = json_lines(placed.stdout)
+    assert {r["source"] for r in records if r["kind"] == "event"} <= {"response", "poll", "local"}
+    call_id = str(records[-1]["call_id"])
+    told = softphone.run("state", call_id, *profile)
+    assert told.stdout.startswith(f"Call {call_id}: cancelled, v2, audio call from alice to bob."), told.stdout
