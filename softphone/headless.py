@@ -93,8 +93,8 @@ def server_url(sign_in: SignIn) -> str:
 async def open_session(sign_in: SignIn, kind: str, output: Output) -> Session:
     """Sign in as ``sign_in`` says, on a terminal id of ``kind`` unless one was given.
 
-    A refusal or an unreachable server is printed through ``output`` and raised as
-    :class:`CommandFailed` with exit code 3 or 4.
+    A refusal or an unreachable server is printed through ``output`` and ends the command with exit
+    code 3 or 4; no identity at all is a usage error.
     """
     from softphone.api import CallClient
 
@@ -113,7 +113,8 @@ async def open_session(sign_in: SignIn, kind: str, output: Output) -> Session:
     except SoftphoneError as error:
         await client.aclose()
         who = sign_in.user or "the token's user"
-        output.error(ErrorRecord.from_error(error, output.clock()), f"Signing in as {who}: {describe_error(error)}")
+        record = ErrorRecord.from_error(error, output.clock(), action="sign-in")
+        output.error(record, f"Signing in as {who}: {describe_error(error)}")
         raise click.exceptions.Exit(exit_code_for(error)) from None
 
 
