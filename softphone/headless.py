@@ -391,16 +391,11 @@ async def follow_call(
 
 
 async def end_call(session: Session, machine: CallMachine) -> None:
-    """Cancel while it rings, hang up once answered; again (after a pause) if the call moved on meanwhile."""
+    """End the call as the core allows (cancel while it rings, hang up once answered); again, after a
+    pause, if the call moved on meanwhile (answered as we cancelled)."""
     for attempt in range(END_ATTEMPTS):
-        allowed = machine.allowed_actions()
-        if Action.CANCEL in allowed:
-            done = await session.cancel(machine.call_id)
-        elif Action.HANGUP in allowed:
-            done = await session.hangup(machine.call_id)
-        else:
-            return
-        if done or machine.is_over:
+        done = await session.end(machine)
+        if done is None or done or machine.is_over:
             return
         await asyncio.sleep(END_BACKOFF.delay(attempt, random.Random()))
 

@@ -294,17 +294,24 @@ class Session:
         """
         left = []
         for machine in self.phone.calls_to_leave():
-            match machine.ending_action():
-                case Action.HANGUP:
-                    await self.hangup(machine.call_id)
-                case Action.CANCEL:
-                    await self.cancel(machine.call_id)
-                case Action.REJECT:
-                    await self.reject(machine.call_id)
-                case _:
-                    continue
-            left.append(machine.call_id)
+            if await self.end(machine) is not None:
+                left.append(machine.call_id)
         return left
+
+    async def end(self, machine: CallMachine) -> bool | None:
+        """End this terminal's part in one call (hang up, cancel or reject, as the core allows).
+
+        Whether the server agreed; ``None`` when there was nothing to end.
+        """
+        match machine.ending_action():
+            case Action.HANGUP:
+                return await self.hangup(machine.call_id)
+            case Action.CANCEL:
+                return await self.cancel(machine.call_id)
+            case Action.REJECT:
+                return await self.reject(machine.call_id)
+            case _:
+                return None
 
     async def send(
         self,

@@ -203,7 +203,7 @@ def bot(
 ) -> None:
     """A headless peer: follows a policy on every incoming call (and places calls), logging what it does."""
     from softphone.bot import Bot, BotPolicy, OnRing
-    from softphone.headless import Output, end_call, open_session, plural, push_stream
+    from softphone.headless import Output, open_session, plural, push_stream
 
     chosen = {
         OnRing.ANSWER: answer_after is not None,
@@ -233,10 +233,9 @@ def bot(
         stopping = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            live = session.phone.live_call()
-            if stopping.done() and live is not None:
-                output.note(f"call {live.call_id}: ending it before leaving.")
-                await end_call(session, live)
+            if stopping.done():
+                for call_id in await session.leave():
+                    output.note(f"call {call_id}: ended before leaving.")
         finally:
             for task in (running, stopping):
                 task.cancel()

@@ -152,7 +152,7 @@ def test_a_bot_ends_its_call_when_interrupted(softphone: Softphone, simulator: S
     assert bot.interrupt() == 0
     assert caller.wait() == ExitCode.OK
     assert json_lines("\n".join(caller.lines))[-1]["end_reason"] == "local_hangup"
-    assert any("ending it before leaving" in line for line in bot.lines)
+    assert any("ended before leaving" in line for line in bot.lines)
 
 
 def test_cancel_after_cancels_a_call_still_ringing(softphone: Softphone, simulator: ServerProcess) -> None:
