@@ -120,3 +120,13 @@ def test_a_bad_server_url_names_its_source(url: str) -> None:
 def test_a_token_is_redacted_to_a_prefix_and_its_length() -> None:
     assert redact_token("abcdefghijklmnopqrstuvwxyz") == "abcd…"
     assert redact_token("short") == "…"
+
+
+def test_the_options_given_are_handed_on_as_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``softphone web`` gives every tab's phone: the options given, the config file as an absolute path."""
+    monkeypatch.chdir(tmp_path)
+    options = SignInOptions(server="http://127.0.0.1:1", token="t0k", user_id=7, poll=False, config=Path("x.toml"))
+    assert options.arguments() == [
+        "--server", "http://127.0.0.1:1", "--token", "t0k", "--user-id", "7", "--no-poll", "--config", str(tmp_path / "x.toml"),
+    ]  # fmt: skip
+    assert SignInOptions().arguments() == []

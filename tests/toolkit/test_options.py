@@ -40,6 +40,8 @@ NOWHERE = "http://127.0.0.1:9"  # never asked: the options are refused first
         # The bare command (the TUI) checks the same options before the app starts.
         (["--server", "ftp://example.com", "--user", "alice"], "is not an http:// or https:// URL"),
         (["--terminal-id", "t" * 70], "not 70"),
+        (["web", "--terminal-id", "t"], "every tab is a terminal of its own"),
+        (["web", "--user", "alice", "--server", "ftp://x"], "is not an http:// or https:// URL"),
     ],
 )
 def test_a_bad_option_is_one_line_and_exit_2(softphone: Softphone, args: list[str], says: str) -> None:
