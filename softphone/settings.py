@@ -90,11 +90,6 @@ class Profile(BaseModel):
                 raise ValueError(f"{key!r}: a conversation is named by two users, as \"alice,bob\"")
         return conversations
 
-    def conversation(self, one: str, other: str) -> int | None:
-        """The 1:1 conversation of two users (either order), if the profile names it."""
-        wanted = frozenset((one, other))
-        return next((cid for key, cid in self.conversations.items() if pair_of(key) == wanted), None)
-
 
 def pair_of(key: str) -> frozenset[str]:
     return frozenset(part.strip() for part in key.split(",") if part.strip())
@@ -194,17 +189,14 @@ def _check_file_keys(config_file: Path) -> None:
         )
 
 
-def _first_problem(error: ValidationError, origins: Mapping[str, str], config_file: Path | None) -> str:
+def _first_problem(error: ValidationError, sources: Mapping[str, str], config_file: Path | None) -> str:
+    """The first problem, named as the user wrote it: ``SOFTPHONE_USER_ID``, ``--server``, or the file's key."""
     issue = error.errors()[0]
     key = str(issue["loc"][0]) if issue["loc"] else ""
-    path = ".".join(map(str, issue["loc"]))
-    source = origins.get(key)
-    if source == "environment":
-        where = f"{ENV_PREFIX}{key.upper()}"
-    elif source == "option":
-        where = _option_name(key)
-    else:
-        where = f"config file {config_file}: {path}"
+    source = sources.get(key, "file")
+    where = _origin(key, source, config_file)
+    if source == "file":
+        where += ": " + ".".join(map(str, issue["loc"]))
     return f"{where}: {issue['msg']}"
 
 
@@ -268,6 +260,7 @@ class SignIn:
         return self.token is not None or self.user is not None
 
     def conversation(self, one: str, other: str) -> int | None:
+        """The 1:1 conversation of two of the profile's users (either order), if it names one."""
         wanted = frozenset((one, other))
         return next((cid for key, cid in self.conversations.items() if pair_of(key) == wanted), None)
 
