@@ -1,3 +1,3 @@
 from softphone.cli import main
 
-main()
+main(prog_name="softphone")

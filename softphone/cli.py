@@ -1,4 +1,5 @@
-"""The ``softphone`` command: the TUI by default, ``serve`` for the simulator, ``demo`` for one person."""
+"""The ``softphone`` command: the TUI by default, ``serve`` for the simulator, ``demo`` for one person,
+and the tester's toolkit (:mod:`softphone.toolkit`)."""
 
 from __future__ import annotations
 
@@ -11,24 +12,22 @@ from typing import TYPE_CHECKING
 import click
 
 from softphone import exit_codes
+from softphone.commandline import OneLineGroup, UsageProblem, resolve, sign_in_options
 from softphone.launch import DEFAULT_HOST, DEFAULT_PORT, free_port, local_url
 from softphone.load import DEFAULT_MIX, LOCUST_MASTER_PORT
 from softphone.logs import DEFAULT_LOG_LEVEL, LOG_LEVELS
 from softphone.server.config import ServerConfig
+from softphone.toolkit import COMMANDS
 
 if TYPE_CHECKING:
     from softphone.api import FaultSettings
     from softphone.background import RunningSimulator
+    from softphone.settings import SignInOptions
 
 IDLE_TIMEOUT_HELP = "Stop by itself after this many seconds with no request and no push connection."
 
 
-@click.group(invoke_without_command=True)
-@click.option("--server", "server_url", default=None, help="Call API base URL. Default: the local simulator, started if needed.")
-@click.option("--user", default=None, help="Sign in to the simulator as this user (name or id).")
-@click.option("--token", default=None, help="Use this bearer token instead of the simulator's dev login.")
-@click.option("--user-id", type=int, default=None, help="With --token on a server without a directory: who the token is.")
-@click.option("--terminal-id", default=None, help="This terminal's id. Default: unique per run.")
+@click.group(cls=OneLineGroup, invoke_without_command=True)
 @click.option("--dial", default=None, metavar="USER", help="Call this user (name or id) as soon as the app is up.")
 @click.option("--video", is_flag=True, help="With --dial: a video call.")
 @click.option("--conversation", default=None, metavar="ID", help="With --dial USER_ID: the conversation id to call in.")
@@ -40,61 +39,61 @@ IDLE_TIMEOUT_HELP = "Stop by itself after this many seconds with no request and 
     show_default=True,
     help="How much the phone writes to its log (softphone.log in the user log directory).",
 )
-@click.option("--poll", is_flag=True, help="Poll for changes instead of using the push channel.")
 @click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell when a call comes in.")
+@sign_in_options(resolve_now=False)
 @click.pass_context
 def main(
     ctx: click.Context,
-    server_url: str | None,
-    user: str | None,
-    token: str | None,
-    user_id: int | None,
-    terminal_id: str | None,
+    sign_in: SignInOptions,
     dial: str | None,
     video: bool,
     conversation: str | None,
     open_call: str | None,
     log_level: str,
-    poll: bool,
     no_bell: bool,
 ) -> None:
-    """A terminal softphone for the Fengshengshou call API, with a bundled simulator.
+    """A terminal softphone for the Fengshengshou call API, with a bundled simulator and a tester's toolkit.
 
     With no command it opens the phone; `softphone --user alice` and `softphone --user bob` in two
-    terminals call each other through a simulator started on first use.
+    terminals call each other through a simulator started on first use. The commands below share
+    the sign-in options, given after the command name: `softphone call bob --user alice`.
     """
     if ctx.invoked_subcommand is not None:
+        misplaced = sign_in.given()
+        if misplaced:
+            raise UsageProblem(
+                f"{misplaced[0]} goes after the command name: softphone {ctx.invoked_subcommand} {misplaced[0]} ..."
+            )
         return
+    signed = resolve(sign_in)
     from softphone.launch import ensure_local_simulator
     from softphone.tui.app import AppConfig, run_phone
     from softphone.tui.options import check_start_options
 
-    check_sign_in(user, token)
     start = check_start_options(dial, video, conversation, open_call)
-    background_port = None
+    server_url, background_port = signed.server, None
     if server_url is None:
         server_url, background_port = ensure_local_simulator(), DEFAULT_PORT
     config = AppConfig(
         server_url=server_url,
-        user=user,
-        token=token,
-        user_id=user_id,
+        user=None if signed.token else signed.user,
+        token=signed.token,
+        user_id=signed.user_id,
+        contacts=tuple(signed.contacts()),
         dial=start.dial,
         video=start.video,
         conversation_id=start.conversation_id,
         open_call=start.open_call,
-        push_mode="poll" if poll else "auto",
+        push_mode="poll" if signed.poll else "auto",
         bell=not no_bell,
         background_port=background_port,
-        **({"terminal_id": terminal_id} if terminal_id else {}),
+        **({"terminal_id": signed.terminal_id} if signed.terminal_id else {}),
     )
     run_phone(config, log_level)
 
 
-def check_sign_in(user: str | None, token: str | None) -> None:
-    """The phone and ``softphone web`` sign in one way or the other, never both."""
-    if user is not None and token is not None:
-        raise click.UsageError("--user and --token are alternatives: give one.")
+for _command in COMMANDS:
+    main.add_command(_command)
 
 
 def _fault_settings(_: click.Context, __: click.Parameter, spec: str | None) -> FaultSettings | None:
@@ -240,7 +239,7 @@ def serve(
 
     if not is_loopback(host):
         if not allow_remote:
-            raise click.UsageError(f"--host {host} is beyond loopback: add --allow-remote to serve other machines.")
+            raise UsageProblem(f"--host {host} is beyond loopback: add --allow-remote to serve other machines.")
         click.echo(REMOTE_WARNING.format(host=host), err=True)
     config = ServerConfig(
         db=db or str(default_db_path()),
@@ -269,43 +268,29 @@ def serve(
     is_flag=True,
     help="Allow a --host beyond loopback and pages of other sites: anyone who reaches it gets a phone.",
 )
-@click.option("--server", "server_url", default=None, help="Call API base URL. Default: the local simulator, started if needed.")
-@click.option("--user", default=None, help="Sign every tab in as this user (name or id); default: each tab asks.")
-@click.option("--token", default=None, help="Use this bearer token instead of the simulator's dev login.")
-@click.option("--user-id", type=int, default=None, help="With --token on a server without a directory: who the token is.")
-@click.option("--poll", is_flag=True, help="Poll for changes instead of using the push channel.")
 @click.option("--no-bell", is_flag=True, help="Do not ring the bell when a call comes in.")
-def web(
-    host: str,
-    port: int,
-    allow_remote: bool,
-    server_url: str | None,
-    user: str | None,
-    token: str | None,
-    user_id: int | None,
-    poll: bool,
-    no_bell: bool,
-) -> None:
+@sign_in_options(resolve_now=False)
+def web(host: str, port: int, allow_remote: bool, sign_in: SignInOptions, no_bell: bool) -> None:
     """The phone in a browser: each tab at http://HOST:PORT is a phone of its own (its own terminal id).
 
     It needs nothing from the internet. Closing a tab hangs up that phone's call, as quitting does.
+    The sign-in options are checked here, once, and given to every tab's phone as they were typed.
     """
     from softphone.server.guards import is_loopback
     from softphone.web import serve as serve_web
 
-    check_sign_in(user, token)
+    if sign_in.terminal_id is not None:
+        raise UsageProblem("--terminal-id: every tab is a terminal of its own, with an id of its own.")
+    signed = resolve(sign_in)
     if not is_loopback(host):
         if not allow_remote:
-            raise click.UsageError(f"--host {host} is beyond loopback: add --allow-remote to serve other machines.")
+            raise UsageProblem(f"--host {host} is beyond loopback: add --allow-remote to serve other machines.")
         click.echo(WEB_REMOTE_WARNING.format(host=host), err=True)
-    if server_url is None:
+    if signed.server is None:
         from softphone.launch import ensure_local_simulator
 
         ensure_local_simulator()  # once here, so that the tabs find it up; each tab then uses it as its own
-    given = {"--server": server_url, "--user": user, "--token": token, "--user-id": user_id}
-    options = [word for name, value in given.items() if value is not None for word in (name, str(value))]
-    options += ["--poll"] * poll + ["--no-bell"] * no_bell
-    serve_web(options, host=host, port=port, allow_remote=allow_remote)
+    serve_web(sign_in.arguments() + ["--no-bell"] * no_bell, host=host, port=port, allow_remote=allow_remote)
 
 
 WEB_REMOTE_WARNING = (

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import click
-import httpx
 import platformdirs
 
 DEFAULT_HOST = "127.0.0.1"
@@ -27,6 +26,8 @@ def local_url(port: int = DEFAULT_PORT) -> str:
 
 
 def is_healthy(url: str) -> bool:
+    import httpx  # loaded here, so that `softphone --help` and completion stay quick
+
     try:
         return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
     except httpx.HTTPError:
@@ -86,7 +87,7 @@ def free_port() -> int:
 
 def run_demo(*, user: str, peer: str, answer_after: float, call_me: bool) -> None:
     """A private simulator, a peer that answers, and the phone signed in as ``user``."""
-    from softphone.bot import AutoAnswerPeer
+    from softphone.bot import BotPolicy, run_bot
     from softphone.tui.app import AppConfig, run_phone
 
     port = free_port()
@@ -96,9 +97,9 @@ def run_demo(*, user: str, peer: str, answer_after: float, call_me: bool) -> Non
     server = spawn_simulator(["--port", str(port), "--db", str(workdir / "demo.db")], log_path, detach=False)
     try:
         wait_until_healthy(url, server, log_path)
-        bot = AutoAnswerPeer(url, peer, answer_after=answer_after)
+        policy = BotPolicy(answer_after=answer_after, call=user if call_me else None, first_call_after=3.0)
         loop = asyncio.new_event_loop()
-        task = loop.create_task(bot.run(call=user if call_me else None))
+        task = loop.create_task(run_bot(url, peer, policy, terminal_id="demo-peer"))
 
         def run_peer() -> None:
             with contextlib.suppress(asyncio.CancelledError):

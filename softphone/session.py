@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -64,6 +65,11 @@ PROBE_CALL_ID = 0
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def new_terminal_id(kind: str) -> str:
+    """Unique per run (``tui-1a2b3c``, ``cli-...``, ``bot-...``), so two runs of one user are two terminals."""
+    return f"{kind}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,34 +225,43 @@ class Session:
 
     @classmethod
     async def sign_in(
-        cls, client: CallClient, *, user: str | None = None, user_id: int | None = None, clock: Clock = utc_now
+        cls,
+        client: CallClient,
+        *,
+        user: str | None = None,
+        user_id: int | None = None,
+        known_contacts: Sequence[DirectoryUser] = (),
+        clock: Clock = utc_now,
     ) -> Session:
         """Log in as ``user`` (the simulator's dev login), or trust the client's token as ``user_id``.
 
         The directory, where the server has one, says who we are and whom we can call, and its answer
-        shows the token was accepted. A server without one has nothing that checks a token, so the
-        state of a call that cannot exist (``PROBE_CALL_ID``) is asked for: only a 40101 refuses it.
+        shows the token was accepted; where it has none, ``known_contacts`` (a profile's users) name
+        whom we can call. A server without a directory has nothing that checks a token, so the state
+        of a call that cannot exist (``PROBE_CALL_ID``) is asked for: only a 40101 refuses it.
         Raises ``SoftphoneError`` (``NeedsUserId`` included) when the server cannot be reached or
-        refuses; :func:`sign_in_problem` says which, and what to do is the caller's choice.
+        refuses; :func:`sign_in_problem` says which, and what to do is the caller's choice (the TUI
+        asks the user; a bot or a headless command gives up).
         """
         if user is not None:
             login = await client.login(user)
             user_id, name = login.user_id, login.name
-        contacts = await _contacts(client)
-        if contacts is None and user is None:
+        directory = await _contacts(client)
+        if directory is None and user is None:
             await _check_token(client)
-        me = next((c for c in contacts or [] if c.conversation_id is None), None)
+        contacts = directory if directory is not None else list(known_contacts)
+        me = next((c for c in contacts if c.conversation_id is None), None)
         if me is not None:
             user_id, name = me.user_id, me.name
         if user_id is None:
             raise NeedsUserId()
         if user is None and me is None:
             name = f"user {user_id}"
-        offers = ServerOffers(directory=contacts is not None, call_lists=await client.offers_ext())
+        offers = ServerOffers(directory=directory is not None, call_lists=await client.offers_ext())
         display = me.display_name if me is not None else name
         identity = Identity(user_id, name, display, client.terminal_id)
         log.info("signed in as %s (#%s) on %s; %s", name, user_id, client.base_url, offers.missing() or "full simulator")
-        return cls(client, identity, contacts or [], offers=offers, clock=clock)
+        return cls(client, identity, contacts, offers=offers, clock=clock)
 
     def display_name_of(self, user_id: int) -> str:
         for contact in self.contacts:
@@ -322,17 +337,26 @@ class Session:
 
     # ------------------------------------------------------------------ user intents
 
-    async def dial(self, user: str, call_type: CallType) -> CallMachine | None:
+    async def dial(self, user: str, call_type: CallType, *, join: bool = True) -> CallMachine | None:
         """Call a contact (by name, display name or id) and join the RTC channel right away, as callers do."""
         contact = self.contact(user)
         if contact is None:
             where = "in the directory" if self.offers.directory else "(this server has no directory: dial by ids)"
             self._emit(RequestFailed(None, None, None, f"No contact named {user!r} {where}."))
             return None
+        return await self.dial_contact(contact, call_type, join=join)
+
+    async def dial_contact(self, contact: DirectoryUser, call_type: CallType, *, join: bool = True) -> CallMachine | None:
+        """Call ``contact`` in its conversation; also someone no directory lists (a user id and a conversation id).
+
+        ``join=False`` leaves the channel to the caller (a bot's media script reports every stage itself).
+        """
         if contact.conversation_id is None:
             self._emit(RequestFailed(None, None, None, f"{contact.display_name} is you: pick someone else to call"))
             return None
-        return await self._start_call(contact.user_id, contact.conversation_id, call_type, contact.display_name)
+        return await self._start_call(
+            contact.user_id, contact.conversation_id, call_type, contact.display_name, join=join
+        )
 
     async def dial_ids(self, user_id: int, conversation_id: int, call_type: CallType) -> CallMachine | None:
         """Call a user by id in a conversation given by id: all a server without a directory needs."""
@@ -342,7 +366,7 @@ class Session:
         return await self._start_call(user_id, conversation_id, call_type, self.display_name_of(user_id))
 
     async def _start_call(
-        self, user_id: int, conversation_id: int, call_type: CallType, name: str
+        self, user_id: int, conversation_id: int, call_type: CallType, name: str, *, join: bool = True
     ) -> CallMachine | None:
         try:
             response = await self.client.start_call(conversation_id, user_id, call_type.value)
@@ -353,7 +377,8 @@ class Session:
         log.info("call %s placed to %s (#%s)", machine.call_id, name, user_id)
         self._changed([machine.call_id])
         await self._follow_up()
-        await self._join_channel(machine)
+        if join:
+            await self._join_channel(machine)
         return machine
 
     async def open_call(self, call_id: int) -> CallMachine | None:
@@ -378,22 +403,25 @@ class Session:
         await self._follow_up()
         return machine
 
-    async def accept(self, call_id: int) -> None:
-        if await self._act(call_id, Action.ACCEPT, self.client.accept):
-            machine = self.phone.get(call_id)
-            if machine is not None:
-                await self._join_channel(machine)
+    async def accept(self, call_id: int, *, join: bool = True) -> bool:
+        """Answer a ringing call and (unless ``join=False``) join its channel; whether the server accepted."""
+        if not await self._act(call_id, Action.ACCEPT, self.client.accept):
+            return False
+        machine = self.phone.get(call_id)
+        if join and machine is not None:
+            await self._join_channel(machine)
+        return True
 
-    async def reject(self, call_id: int, reason: str | None = None) -> None:
-        await self._act(
+    async def reject(self, call_id: int, reason: str | None = None) -> bool:
+        return await self._act(
             call_id, Action.REJECT, partial(self.client.reject, reason=reason), then=CallMachine.record_ended_by_me
         )
 
-    async def cancel(self, call_id: int) -> None:
-        await self._act(call_id, Action.CANCEL, self.client.cancel, then=CallMachine.record_ended_by_me)
+    async def cancel(self, call_id: int) -> bool:
+        return await self._act(call_id, Action.CANCEL, self.client.cancel, then=CallMachine.record_ended_by_me)
 
-    async def hangup(self, call_id: int) -> None:
-        await self._act(call_id, Action.HANGUP, self.client.hangup, then=CallMachine.record_ended_by_me)
+    async def hangup(self, call_id: int) -> bool:
+        return await self._act(call_id, Action.HANGUP, self.client.hangup, then=CallMachine.record_ended_by_me)
 
     async def report_media(self, call_id: int, stage: str, network_quality: str | None = None) -> bool:
         """Report this terminal's media stage and quality; the core remembers what was accepted."""
@@ -414,17 +442,54 @@ class Session:
         """
         left = []
         for machine in self.phone.calls_to_leave():
-            match machine.ending_action():
-                case Action.HANGUP:
-                    await self.hangup(machine.call_id)
-                case Action.CANCEL:
-                    await self.cancel(machine.call_id)
-                case Action.REJECT:
-                    await self.reject(machine.call_id)
-                case _:
-                    continue
-            left.append(machine.call_id)
+            if await self.end(machine) is not None:
+                left.append(machine.call_id)
         return left
+
+    async def end(self, machine: CallMachine) -> bool | None:
+        """End this terminal's part in one call (hang up, cancel or reject, as the core allows).
+
+        Whether the server agreed; ``None`` when there was nothing to end.
+        """
+        match machine.ending_action():
+            case Action.HANGUP:
+                return await self.hangup(machine.call_id)
+            case Action.CANCEL:
+                return await self.cancel(machine.call_id)
+            case Action.REJECT:
+                return await self.reject(machine.call_id)
+            case _:
+                return None
+
+    async def send(
+        self,
+        action: Action,
+        call_id: int,
+        *,
+        reason: str | None = None,
+        stage: str = "",
+        network_quality: str | None = None,
+    ) -> Snapshot:
+        """One request about any call, known here or not, exactly as asked; the server's answer.
+
+        For tools that probe a server one step at a time (``softphone accept ID``): nothing is sent
+        before or after it (no channel join, no resync), and a failure is raised, not emitted.
+        """
+        client = self.client
+        if action is Action.ACCEPT:
+            answer: Snapshot = await client.accept(call_id)
+        elif action is Action.REJECT:
+            answer = await client.reject(call_id, reason)
+        elif action is Action.CANCEL:
+            answer = await client.cancel(call_id, reason)
+        elif action is Action.HANGUP:
+            answer = await client.hangup(call_id, reason)
+        elif action is Action.REPORT_MEDIA:
+            answer = await client.report_media(call_id, stage, network_quality)
+        else:
+            answer = await client.call_state(call_id)
+        self._changed(self._take([answer], Source.RESPONSE))
+        return answer
 
     async def resync(self, call_id: int) -> None:
         """Fetch the full state of a call, after a gap or a refused request."""
@@ -566,5 +631,6 @@ __all__ = [
     "describe_error",
     "describe_sign_in_failure",
     "sign_in_problem",
+    "new_terminal_id",
     "utc_now",
 ]

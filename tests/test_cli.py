@@ -14,7 +14,9 @@ from click.testing import CliRunner
 from support.server import free_port
 
 from softphone.cli import main
+from softphone.headless import server_url
 from softphone.launch import ensure_local_simulator, is_healthy, local_url, spawn_simulator, wait_until_healthy
+from softphone.settings import SignIn
 
 
 def test_help_lists_the_commands() -> None:
@@ -27,6 +29,18 @@ def test_user_and_token_are_alternatives() -> None:
     result = CliRunner().invoke(main, ["--server", "http://127.0.0.1:1", "--user", "alice", "--token", "t"])
     assert result.exit_code == 2
     assert "--user and --token are alternatives" in result.output
+
+
+def test_headless_commands_without_a_server_use_the_shared_local_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[str] = []
+
+    def ensure() -> str:
+        started.append("local")
+        return "http://127.0.0.1:8765"
+
+    monkeypatch.setattr("softphone.launch.ensure_local_simulator", ensure)
+    assert server_url(SignIn()) == "http://127.0.0.1:8765" and started == ["local"]
+    assert server_url(SignIn(server="http://elsewhere.example")) == "http://elsewhere.example" and started == ["local"]
 
 
 def test_serve_loads_a_custom_directory(tmp_path: Path) -> None:

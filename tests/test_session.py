@@ -282,6 +282,8 @@ async def test_leaving_ends_each_call_of_this_terminal_as_its_state_allows() -> 
         ("POST", "/api/calls/1/hangup"), ("POST", "/api/calls/2/reject"),
     ]
     assert session.phone.calls_to_leave() == []
+
+
 # ---------------------------------------------------------------------------------- a documented-only server
 
 
@@ -389,3 +391,65 @@ async def test_reconnect_now_asks_the_stream() -> None:
     session.reconnect_now()
     assert stream.retries_asked == 1
     await rest(events, stream)
+
+
+
+
+async def test_without_a_directory_the_known_contacts_say_who_we_are_and_whom_to_call() -> None:
+    """A real server has no directory: a profile's users (``known_contacts``) stand in for it."""
+    server = ScriptedServer({
+        ("POST", "/api/calls/session"): ok({
+            "call_id": 5, "conversation_id": 252, "call_type": "audio", "biz_type": "single", "status": "calling",
+            "timeout_seconds": 30, "version": 1, "channel_name": "call_5_252", "app_id": "app", "caller_uid": "10001",
+            "rtc_token": "rtc",
+        }),
+    })  # fmt: skip
+    known = [
+        DirectoryUser(user_id=ALICE, name="alice", display_name="alice", conversation_id=None),
+        DirectoryUser(user_id=BOB, name="bob", display_name="bob", conversation_id=252),
+    ]
+    client = CallClient("http://sim.test", terminal_id="alice-1", token="t", transport=httpx.MockTransport(server))
+    session = await Session.sign_in(client, user_id=ALICE, known_contacts=known)
+    assert session.identity == Identity(ALICE, "alice", "alice", "alice-1")
+    machine = await session.dial("bob", CallType.AUDIO, join=False)
+    assert machine is not None and machine.peer_name == "bob"
+    assert [(method, path) for method, path, _ in server.requests] == [
+        ("GET", "/api/dev/directory"),  # none here, so the known contacts stand in
+        ("GET", "/api/calls/0/state"),  # the token is checked by a call that cannot exist
+        ("GET", "/api/calls/active"),  # no call lists either: the phone will poll
+        ("POST", "/api/calls/session"),
+    ]  # no media report: join=False leaves the channel to the caller
+    assert server.requests[-1][2] | {"terminal_id": None} == {
+        "conversation_id": 252, "target_user_id": BOB, "call_type": "audio", "biz_type": "single", "terminal_id": None,
+    }  # fmt: skip
+
+
+async def test_send_is_exactly_one_request_about_any_call_and_raises_a_refusal() -> None:
+    accepted = {"call_id": 9, "status": "accepted", "channel_name": "call_9", "app_id": "app", "callee_uid": "20002",
+                "rtc_token": "rtc", "version": 2}  # fmt: skip
+    server = ScriptedServer({
+        ("POST", "/api/calls/9/accept"): ok(accepted),
+        ("POST", "/api/calls/9/media-state"): refuse(41007, "通话已结束"),
+    })
+    session = bob_session(server)
+    answer = await session.send(Action.ACCEPT, 9)
+    assert (answer.call_id, answer.status, answer.version) == (9, "accepted", 2)
+    with pytest.raises(CallAlreadyEnded):
+        await session.send(Action.REPORT_MEDIA, 9, stage="joined", network_quality="good")
+    assert server.requests == [
+        ("POST", "/api/calls/9/accept", {"terminal_id": "bob-1"}),
+        ("POST", "/api/calls/9/media-state", {"terminal_id": "bob-1", "stage": "joined", "network_quality": "good"}),
+    ]  # no channel join after the accept, no resync after the refusal
+
+
+async def test_accept_without_joining_reports_no_media() -> None:
+    accepted = {"call_id": 7, "status": "accepted", "channel_name": "call_7", "app_id": "app", "callee_uid": "20002",
+                "rtc_token": "rtc", "version": 2}  # fmt: skip
+    server = ScriptedServer({("POST", "/api/calls/7/accept"): ok(accepted)})
+    session, stream = bob_session(server), ScriptedStream()
+    events = session.events(stream)
+    stream.feed(StatesReceived((state(7, ALICE, BOB),), "push"))
+    assert await next_event(events) == CallsChanged((7,))
+    assert await session.accept(7, join=False)
+    await rest(events, stream)
+    assert [path for _, path, _ in server.requests] == ["/api/calls/7/accept"]

@@ -45,6 +45,12 @@ def test_the_call_controller_and_the_bot_load_no_ui_and_no_server() -> None:
     )
 
 
+def test_the_toolkit_loads_no_ui_and_no_server() -> None:
+    """The headless commands, the settings and the JSON lines: a tester's script must not start Textual."""
+    statement = "import softphone.toolkit, softphone.headless, softphone.records, softphone.settings, softphone.cli"
+    assert modules_loaded_by(statement).isdisjoint({"textual", "fastapi", "starlette", "uvicorn"})
+
+
 def test_the_screens_do_not_import_the_app() -> None:
     """The app imports the screens; a screen that needs the app asks through ``PhoneHost``."""
     screens = ", ".join(

@@ -24,8 +24,11 @@ _TOKEN_VALUE = re.compile(
 
 
 def short_token(token: str) -> str:
-    """The first few characters of ``token`` and an ellipsis: enough to recognise, not to use."""
-    if len(token) <= SHOWN_CHARACTERS:
+    """The first few characters of ``token`` and an ellipsis: enough to recognise, not to use.
+
+    A token not much longer than what would be shown is shown as the ellipsis alone.
+    """
+    if len(token) <= 2 * SHOWN_CHARACTERS:
         return ELLIPSIS
     return f"{token[:SHOWN_CHARACTERS]}{ELLIPSIS}"
 

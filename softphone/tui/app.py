@@ -17,7 +17,6 @@ import asyncio
 import logging
 import os
 import random
-import secrets
 import signal
 import sys
 import threading
@@ -40,6 +39,7 @@ from softphone.api import (
     Backoff,
     CallClient,
     CallType,
+    DirectoryUser,
     PushStream,
     SoftphoneError,
     StreamMode,
@@ -55,6 +55,7 @@ from softphone.session import (
     SignInProblem,
     describe_error,
     describe_sign_in_failure,
+    new_terminal_id,
     sign_in_problem,
     utc_now,
 )
@@ -89,11 +90,6 @@ NARROW_COLUMNS = 80
 """Below this width the timeline sidebar is hidden, so the call's own screen keeps its room."""
 
 
-def new_terminal_id() -> str:
-    """Unique per run, so two windows of one user are two terminals."""
-    return f"tui-{secrets.token_hex(3)}"
-
-
 @dataclass(frozen=True)
 class AppConfig:
     """Everything the command line can say about how this terminal connects and who it is."""
@@ -102,7 +98,9 @@ class AppConfig:
     user: str | None = None
     token: str | None = None
     user_id: int | None = None
-    terminal_id: str = field(default_factory=new_terminal_id)
+    # Whom a server without a directory lets us call: a profile's users (see softphone.settings).
+    contacts: tuple[DirectoryUser, ...] = ()
+    terminal_id: str = field(default_factory=lambda: new_terminal_id("tui"))
     dial: str | None = None
     """A contact's name or id, or with ``conversation_id`` a user id, to call once signed in."""
     video: bool = False
@@ -238,7 +236,9 @@ class SoftphoneApp(KeepsRunning, App[None]):
                 )
                 user = None
             try:
-                session = await Session.sign_in(client, user=user, user_id=user_id, clock=self.clock)
+                session = await Session.sign_in(
+                    client, user=user, user_id=user_id, known_contacts=config.contacts, clock=self.clock
+                )
             except SoftphoneError as failure:
                 problem, error = sign_in_problem(failure), describe_sign_in_failure(failure)
                 log.warning("sign-in failed: %s", redact(error))

@@ -53,10 +53,10 @@ def test_the_documented_spec_parses_and_prints_back() -> None:
     ],
 )
 def test_a_bad_spec_is_a_one_line_usage_error_naming_the_item(spec: str, named: str) -> None:
-    result = CliRunner().invoke(main, ["serve", "--faults", spec])
+    result = CliRunner().invoke(main, ["serve", "--faults", spec], prog_name="softphone")
     assert result.exit_code == 2
-    error = result.output.strip().splitlines()[-1]
-    assert error.startswith("Error: Invalid value for '--faults': ") and named in error, result.output
+    (error,) = result.output.strip().splitlines()
+    assert error.startswith("softphone serve: Invalid value for '--faults': ") and named in error, result.output
 
 
 # --------------------------------------------------------------------------- seeded streams

@@ -345,6 +345,7 @@ async def test_push_connections_are_capped_per_user_and_per_server(server_factor
     ],
 )
 def test_every_new_option_has_a_one_line_error(args: list[str], named: str) -> None:
-    result = CliRunner().invoke(main, ["serve", *args])
+    result = CliRunner().invoke(main, ["serve", *args], prog_name="softphone")
     assert result.exit_code == 2
-    assert result.output.strip().splitlines()[-1].startswith(f"Error: Invalid value for '{named}'"), result.output
+    (error,) = result.output.strip().splitlines()
+    assert error.startswith(f"softphone serve: Invalid value for '{named}'"), result.output
