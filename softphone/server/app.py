@@ -142,7 +142,7 @@ def call_request(model: type[RequestT]) -> Callable[..., Awaitable[CallRequest[R
     return dependency
 
 
-def get_service(request: Request) -> CallService:
+async def get_service(request: Request) -> CallService:
     service: CallService = request.app.state.service
     return service
 
@@ -166,7 +166,7 @@ CurrentCredential = Annotated[Credential, Depends(current_credential)]
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def get_faults(request: Request) -> Faults:
+async def get_faults(request: Request) -> Faults:
     faults: Faults = request.app.state.faults
     return faults
 
@@ -184,7 +184,7 @@ class Replies:
         return JSONResponse(success(data, documented_only=self.documented_only))
 
 
-def get_replies(request: Request) -> Replies:
+async def get_replies(request: Request) -> Replies:
     replies: Replies = request.app.state.replies
     return replies
 

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -324,10 +324,10 @@ class SQLiteStore:
         with self._lock:
             cursor = self._db.execute(
                 f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                [_to_sql(value) for value in astuple(draft)[1:]],
+                [_to_sql(getattr(draft, name)) for name in _CALL_COLUMNS[1:]],
             )
         assert cursor.lastrowid is not None
-        return CallRecord(cursor.lastrowid, *astuple(draft)[1:])
+        return replace(draft, call_id=cursor.lastrowid)
 
     def get_call(self, call_id: int) -> CallRecord | None:
         rows = self._calls("WHERE call_id = ?", (call_id,))
@@ -338,7 +338,7 @@ class SQLiteStore:
         with self._lock:
             self._db.execute(
                 f"UPDATE calls SET {', '.join(f'{name} = ?' for name in columns)} WHERE call_id = ?",
-                [*(_to_sql(value) for value in astuple(call)[1:]), call.call_id],
+                [*(_to_sql(getattr(call, name)) for name in _CALL_COLUMNS[1:]), call.call_id],
             )
 
     def calls_with_status(self, *statuses: CallStatus) -> list[CallRecord]:
@@ -383,7 +383,7 @@ class SQLiteStore:
                 "INSERT OR REPLACE INTO media_reports"
                 " (call_id, user_id, terminal_id, stage, network_quality, reported_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                [_to_sql(value) for value in astuple(report)],
+                [_to_sql(getattr(report, field.name)) for field in fields(report)],
             )
 
     def append_event(self, call: CallRecord, at: datetime) -> int:
