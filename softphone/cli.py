@@ -16,6 +16,7 @@ from softphone.commandline import OneLineGroup, UsageProblem, resolve, sign_in_o
 from softphone.launch import DEFAULT_HOST, DEFAULT_PORT, free_port, local_url
 from softphone.load import DEFAULT_MIX, LOCUST_MASTER_PORT
 from softphone.logs import DEFAULT_LOG_LEVEL, LOG_LEVELS
+from softphone.scenario.command import run as run_command
 from softphone.server.config import ServerConfig
 from softphone.toolkit import COMMANDS
 
@@ -493,6 +494,9 @@ def load(
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, "-m", "softphone.load", launch.model_dump_json()])
 
+
+# Tester's toolkit: scenario files and the conformance check, each in its own module.
+main.add_command(run_command)
 
 if __name__ == "__main__":
     main()

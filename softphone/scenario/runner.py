@@ -1,0 +1,624 @@
+"""Running a scenario against a server: each party on its own client, steps in order, races together.
+
+Every party is a user on one terminal with its own :class:`~softphone.api.CallClient`; a party that
+waits for a status also follows its calls on a :class:`~softphone.api.PushStream` (pushed where the
+server has the channel, polled where not), so waits end when the state arrives, never after a fixed
+sleep. Every answer is judged twice: by the step's own expectations and by the contract
+(``softphone.scenario.contract``). The run stops at the first step that fails; whatever calls it
+started are then ended (cancelled while ringing, hung up once answered) so the next scenario finds
+everyone free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from softphone.api import (
+    ApiError,
+    Backoff,
+    CallClient,
+    CallState,
+    ConnectionChanged,
+    ConnectionState,
+    PushStream,
+    SoftphoneError,
+    StatesReceived,
+    TransportError,
+    error_for,
+)
+from softphone.core import Source
+from softphone.scenario.contract import (
+    Answer,
+    Finding,
+    documented_message,
+    read_answer,
+    review,
+    review_version,
+)
+from softphone.scenario.model import (
+    ANY_ERROR,
+    AnyStep,
+    Basis,
+    CallStep,
+    Capability,
+    DialStep,
+    Expect,
+    GroupExpect,
+    ListStep,
+    MediaStep,
+    Scenario,
+    TogetherStep,
+    WaitStep,
+)
+from softphone.scenario.target import Account, Target, Unavailable, Unreachable
+from softphone.scenario.transport import Exchange, RecordingTransport
+
+POLL_INTERVAL = 0.2
+"""How often a party polls where the server has no push channel: a test tool may ask often."""
+STREAM_BACKOFF = Backoff(initial=0.1, maximum=1.0)
+READY_SECONDS = 10.0
+BOGUS_TOKEN = "softphone-check-not-a-token"
+LIVE = ("calling", "accepted", "ongoing")
+
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one step did and what was wrong with it; a ``together`` group gets one of its own too."""
+
+    number: str
+    party: str | None
+    action: str
+    text: str
+    """The step in words: ``dial bob as c``, ``wait c calling``."""
+    elapsed: float
+    """Seconds from the scenario's start to the moment the step acted (after its pause)."""
+    at: datetime
+    answer: Answer | None
+    source: Source | None
+    call_id: int | None
+    status_before: str | None
+    """The call's status as known when the step was sent: which row of the table it exercised."""
+    failures: tuple[Finding, ...] = ()
+    warnings: tuple[Finding, ...] = ()
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    source: str
+    outcome: Outcome = Outcome.PASS
+    reason: str = ""
+    """Why it was skipped, or its first failure in words."""
+    steps: list[StepResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def warnings(self) -> list[tuple[StepResult, Finding]]:
+        return [(step, warning) for step in self.steps for warning in step.warnings]
+
+    @property
+    def failures(self) -> list[tuple[StepResult, Finding]]:
+        return [(step, failure) for step in self.steps for failure in step.failures]
+
+
+class Reporter(Protocol):
+    """Told about each scenario and step as it happens, so output keeps pace with the run."""
+
+    def scenario_started(self, scenario: Scenario, source: str) -> None: ...
+
+    def step_done(self, scenario: Scenario, step: StepResult) -> None: ...
+
+    def scenario_done(self, result: ScenarioResult) -> None: ...
+
+
+class _Skip(Exception):
+    """The scenario cannot run here; the message says why."""
+
+
+@dataclass
+class CallTrack:
+    """What the run knows of one call it started: its id, parties, and the newest version seen."""
+
+    name: str
+    call_id: int | None
+    caller: str
+    version: int | None = None
+    status: str | None = None
+
+    def observe(self, data: dict[str, Any] | None) -> None:
+        version, status = (data or {}).get("version"), (data or {}).get("status")
+        if isinstance(version, int) and (self.version is None or version >= self.version):
+            self.version = version
+            self.status = status if isinstance(status, str) else self.status
+
+
+class Watcher:
+    """One party's view of its calls from the push stream (or polling): the newest state of each."""
+
+    def __init__(self, client: CallClient, *, poll: bool) -> None:
+        self.client = client
+        self.stream = PushStream(
+            client, mode="poll" if poll else "auto", poll_interval=POLL_INTERVAL, backoff=STREAM_BACKOFF
+        )
+        self.newest: dict[int, CallState] = {}
+        self.sources: dict[tuple[int, int], set[Source]] = {}
+        self.pushed: dict[int, list[int]] = {}
+        """Versions of each call in the order pushes brought them."""
+        self.connection: ConnectionState = "connecting"
+        self._ready = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Follow the stream, and return once it is connected or polling (so pushes are not missed)."""
+        self._task = asyncio.create_task(self._follow(), name=f"scenario-watch-{self.client.terminal_id}")
+        try:
+            async with asyncio.timeout(READY_SECONDS):
+                await self._ready.wait()
+        except TimeoutError:
+            raise Unreachable(f"the push stream of {self.client.terminal_id} did not connect within {READY_SECONDS:.0f}s")
+
+    async def _follow(self) -> None:
+        async for event in self.stream.events():
+            if isinstance(event, ConnectionChanged):
+                self.connection = event.state
+                if event.state in ("connected", "polling"):
+                    self._ready.set()
+            elif isinstance(event, StatesReceived):
+                source = Source.RESYNC if event.source in ("hello", "resync") else Source(event.source)
+                for state in event.states:
+                    await self.take(state, Source.PUSH if event.source == "hello" else source)
+
+    async def take(self, state: CallState, source: Source) -> None:
+        known = self.newest.get(state.call_id)
+        if known is None or state.version >= known.version:
+            self.newest[state.call_id] = state
+        self.sources.setdefault((state.call_id, state.version), set()).add(source)
+        if source is Source.PUSH:
+            self.pushed.setdefault(state.call_id, []).append(state.version)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def until(self, call_id: int, statuses: Sequence[str], timeout: float, *, pushed: bool) -> tuple[CallState, Source]:
+        """The call's state once its newest known status is one of ``statuses`` (seen on the push channel
+        if ``pushed``). Looks once right away; ``TimeoutError`` carries the last state seen."""
+        self.stream.track(call_id)
+        await self.take(await self.client.call_state(call_id), Source.POLL)
+
+        def reached() -> bool:
+            state = self.newest.get(call_id)
+            if state is None or state.status not in statuses:
+                return False
+            return not pushed or Source.PUSH in self.sources[(call_id, state.version)]
+
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(reached)
+        except TimeoutError:
+            state = self.newest.get(call_id)
+            seen = f"{state.status} v{state.version}" if state else "nothing"
+            how = " on the push channel" if pushed else ""
+            raise TimeoutError(f"{' or '.join(statuses)}{how} not seen within {timeout:g}s (last seen: {seen})") from None
+        state = self.newest[call_id]
+        sources = self.sources[(call_id, state.version)]
+        return state, Source.PUSH if Source.PUSH in sources else min(sources)
+
+    async def close(self) -> None:
+        await self.stream.close()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.client.aclose()
+
+
+@dataclass
+class PartyRuntime:
+    name: str
+    account: Account
+    terminal_id: str
+    client: CallClient
+    recorder: RecordingTransport
+    watcher: Watcher | None = None
+
+
+class ScenarioRun:
+    """One run of one scenario on a target; ``run()`` once."""
+
+    def __init__(self, scenario: Scenario, target: Target, *, source: str, strict: bool, reporter: Reporter) -> None:
+        self.scenario = scenario
+        self.target = target
+        self.strict = strict
+        self.reporter = reporter
+        self.result = ScenarioResult(scenario, source)
+        self.parties: dict[str, PartyRuntime] = {}
+        self.calls: dict[str, CallTrack] = {}
+        self._started = 0.0
+
+    async def run(self) -> ScenarioResult:
+        loop = asyncio.get_running_loop()
+        began = self._started = loop.time()
+        self.reporter.scenario_started(self.scenario, self.result.source)
+        try:
+            await self._prepare()
+            self._started = loop.time()  # step times count from the first step, not from signing in
+            for number, step in enumerate(self.scenario.steps, start=1):
+                if isinstance(step, TogetherStep):
+                    failed = await self._together(str(number), step)
+                else:
+                    failed = bool((await self._action(str(number), step, in_group=False)).failures)
+                if failed:
+                    first_step, first = self.result.failures[0]
+                    self.result.outcome = Outcome.FAIL
+                    self.result.reason = f"step {first_step.number} ({first_step.party} {first_step.text}): {first.text}"
+                    break
+        except (_Skip, Unavailable) as skip:
+            self.result.outcome, self.result.reason = Outcome.SKIP, str(skip)
+        finally:
+            await self._clean_up()
+            self.result.seconds = loop.time() - began
+        self.reporter.scenario_done(self.result)
+        return self.result
+
+    # ------------------------------------------------------------------ setting up
+
+    async def _prepare(self) -> None:
+        accounts = {name: await self.target.account(party.user) for name, party in self.scenario.parties.items()}
+        needs = set(self.scenario.requires)
+        for _, step in self.scenario.numbered():
+            if isinstance(step, WaitStep) and step.via == "push":
+                needs.add(Capability.PUSH)
+            if isinstance(step, ListStep):
+                needs.add(Capability.LISTS)
+        missing = await self.target.missing(needs, next(iter(accounts.values()))) if needs else None
+        if missing is not None:
+            raise _Skip(missing)
+        waiting = {step.party for _, step in self.scenario.numbered() if isinstance(step, WaitStep)}
+        for name, party in self.scenario.parties.items():
+            account = accounts[name]
+            terminal = party.terminal or account.terminal_id or f"{name}-{secrets.token_hex(3)}"
+            recorder = RecordingTransport()
+            client = CallClient(self.target.base_url, terminal_id=terminal, token=account.token, retries=0, transport=recorder)
+            runtime = self.parties[name] = PartyRuntime(name, account, terminal, client, recorder)
+            if name in waiting:
+                runtime.watcher = Watcher(self.target.client(terminal, account.token), poll=self.target.poll)
+                await runtime.watcher.start()
+
+    # ------------------------------------------------------------------ steps
+
+    async def _together(self, number: str, group: TogetherStep) -> bool:
+        await asyncio.sleep(group.after)
+        elapsed, at = self._now()
+        members = await asyncio.gather(
+            *(self._action(f"{number}.{index}", member, in_group=True) for index, member in enumerate(group.together, 1))
+        )
+        codes = [member.answer.code if member.answer else None for member in members]
+        findings = _judge_group(group.expect, Basis.DOCUMENTED, codes) + _judge_group(group.simulator, Basis.SIMULATOR, codes)
+        words = ", ".join(f"{member.party} {member.text}" for member in members)
+        result = self._record(
+            StepResult(number, None, "together", f"together: {words}", elapsed, at, None, None, None, None),
+            findings,
+        )
+        return bool(result.failures) or any(member.failures for member in members)
+
+    async def _action(self, number: str, step: AnyStep, *, in_group: bool) -> StepResult:
+        await asyncio.sleep(step.after)
+        party = self.parties[step.party]
+        if isinstance(step, WaitStep):
+            return await self._wait(number, step, party)
+        if isinstance(step, DialStep):
+            return await self._dial(number, step, party, in_group=in_group)
+        track = None if isinstance(step, ListStep) or step.call is None else self.calls[step.call]
+        call_id = track.call_id if track is not None else getattr(step, "call_id", None)
+        text = _words(step)
+        elapsed, at = self._now()
+        if not isinstance(step, ListStep) and call_id is None:
+            finding = Finding(Basis.DOCUMENTED, f"call {step.call!r} was never started (its dial failed)")
+            return self._record(StepResult(number, step.party, step.action, text, elapsed, at, None, None, None, None), [finding])
+        seen, seen_status = (track.version, track.status) if track else (None, None)
+        async with self._client_for(party, step) as (client, recorder):
+            exchange = await self._send(recorder, self._request(client, step, call_id))
+        answer, findings = read_answer(exchange)
+        findings += review(step.action, answer, call_id=call_id, sent=exchange.sent)
+        findings += review_version(step.action, answer, seen=seen, seen_status=seen_status)
+        if track is not None and answer.ok:
+            track.observe(answer.data)
+        findings += self._judge(step, answer, before=seen, default_code=not in_group)
+        result = StepResult(number, step.party, step.action, text, elapsed, at, answer, Source.RESPONSE, call_id, seen_status)
+        return self._record(result, findings)
+
+    async def _dial(self, number: str, step: DialStep, party: PartyRuntime, *, in_group: bool) -> StepResult:
+        callee = self.parties.get(step.target)
+        if callee is not None:
+            callee_id, callee_account = callee.account.user_id, callee.account
+        else:
+            callee_id = await self.target.user_id(party.account, step.target)
+            callee_account = Account(step.target, callee_id, "", step.target)
+        conversation = step.conversation or await self.target.conversation(party.account, callee_account)
+        elapsed, at = self._now()
+        async with self._client_for(party, step) as (client, recorder):
+            request = client.start_call(conversation, callee_id, step.call_type, step.biz_type)
+            exchange = await self._send(recorder, request)
+        answer, findings = read_answer(exchange)
+        findings += review("dial", answer, call_id=None, sent=exchange.sent)
+        call_id = answer.field("call_id") if answer.ok else None
+        track = self.calls[step.call] = CallTrack(step.call, call_id if isinstance(call_id, int) else None, step.party)
+        track.observe(answer.data if answer.ok else None)
+        findings += self._judge(step, answer, before=None, default_code=not in_group)
+        result = StepResult(number, step.party, "dial", _words(step), elapsed, at, answer, Source.RESPONSE, track.call_id, None)
+        result = self._record(result, findings)
+        ring = answer.field("timeout_seconds")
+        if self.scenario.ring_timeout is not None and isinstance(ring, int) and ring > self.scenario.ring_timeout:
+            raise _Skip(
+                f"needs a ring timeout of at most {self.scenario.ring_timeout}s and the server rings {ring}s "
+                f"(the simulator: serve --ring-timeout {self.scenario.ring_timeout})"
+            )
+        return result
+
+    async def _wait(self, number: str, step: WaitStep, party: PartyRuntime) -> StepResult:
+        track = self.calls[step.call]
+        text = _words(step)
+        elapsed, at = self._now()
+        base = StepResult(number, step.party, "wait", text, elapsed, at, None, None, track.call_id, track.status)
+        if track.call_id is None:
+            return self._record(base, [Finding(Basis.DOCUMENTED, f"call {step.call!r} was never started (its dial failed)")])
+        assert party.watcher is not None
+        seen = track.version
+        try:
+            state, source = await party.watcher.until(track.call_id, step.status, step.timeout, pushed=step.via == "push")
+        except TimeoutError as timeout:
+            return self._record(base, [Finding(Basis.DOCUMENTED, f"waited for {timeout}")])
+        except TransportError as error:
+            raise Unreachable(str(error)) from None
+        except ApiError as error:
+            answer = Answer(error.code, error.message, None, error.HTTP_STATUS)
+            findings = self._judge(step, answer, before=seen, default_code=True)
+            return self._record(_with(base, answer=answer, source=Source.POLL), findings)
+        except SoftphoneError as error:
+            return self._record(base, [Finding(Basis.DOCUMENTED, f"reading the call's state: {error}")])
+        data = state.model_dump(mode="json")
+        track.observe(data)
+        answer = Answer(0, "success", data, 200)
+        findings = self._judge(step, answer, before=seen, default_code=True)
+        pushed = party.watcher.pushed.get(track.call_id, [])
+        if any(later < earlier for earlier, later in zip(pushed, pushed[1:], strict=False)):
+            order = ", ".join(f"v{version}" for version in pushed)
+            findings.append(Finding(Basis.SIMULATOR, f"pushes of call {step.call} arrived out of version order: {order}"))
+        return self._record(_with(base, answer=answer, source=source), findings)
+
+    @staticmethod
+    def _request(client: CallClient, step: CallStep | MediaStep | ListStep, call_id: int | None) -> Awaitable[object]:
+        if isinstance(step, ListStep):
+            return client.active_calls() if step.action == "active" else client.history()
+        assert call_id is not None
+        if isinstance(step, MediaStep):
+            return client.report_media(call_id, step.stage, step.quality)
+        match step.action:
+            case "accept":
+                return client.accept(call_id)
+            case "reject":
+                return client.reject(call_id, step.reason)
+            case "cancel":
+                return client.cancel(call_id, step.reason)
+            case "hangup":
+                return client.hangup(call_id, step.reason)
+        return client.call_state(call_id)
+
+    @asynccontextmanager
+    async def _client_for(
+        self, party: PartyRuntime, step: DialStep | CallStep | MediaStep | ListStep
+    ) -> AsyncIterator[tuple[CallClient, RecordingTransport]]:
+        """The party's own client, or a one-off one for a step that sends another terminal id or token."""
+        terminal = getattr(step, "terminal", None)
+        auth = getattr(step, "auth", "token")
+        if terminal is None and auth == "token":
+            yield party.client, party.recorder
+            return
+        token = {"token": party.account.token, "none": None, "bogus": BOGUS_TOKEN}[auth]
+        recorder = RecordingTransport()
+        async with CallClient(
+            self.target.base_url, terminal_id=terminal or party.terminal_id, token=token, retries=0, transport=recorder
+        ) as client:
+            yield client, recorder
+
+    @staticmethod
+    async def _send(recorder: RecordingTransport, request: Awaitable[object]) -> Exchange:
+        """Send, and return the exchange as it went, whatever the client made of it."""
+        recorder.take()
+        try:
+            await request
+        except TransportError as error:
+            raise Unreachable(str(error)) from None
+        except SoftphoneError:
+            pass  # judged from the exchange below, byte for byte
+        exchange = recorder.take()
+        assert exchange is not None, "every answer that is not a transport error is recorded"
+        return exchange
+
+    # ------------------------------------------------------------------ judging
+
+    def _judge(self, step: AnyStep, answer: Answer, *, before: int | None, default_code: bool) -> list[Finding]:
+        gives_code = any(table is not None and table.code is not None for table in (step.expect, step.simulator))
+        documented = step.expect or Expect()
+        if default_code and not gives_code:
+            documented = documented.model_copy(update={"code": [0]})
+        return [
+            *_judge(documented, Basis.DOCUMENTED, step.action, answer, before, self._call_ids),
+            *_judge(step.simulator, Basis.SIMULATOR, step.action, answer, before, self._call_ids),
+        ]
+
+    def _call_ids(self, names: list[str]) -> set[int]:
+        return {track.call_id for name in names if (track := self.calls.get(name)) and track.call_id is not None}
+
+    def _record(self, result: StepResult, findings: list[Finding]) -> StepResult:
+        failing = [f for f in findings if f.basis is Basis.DOCUMENTED or self.strict]
+        warning = [f for f in findings if f not in failing]
+        result = _with(result, failures=tuple(failing), warnings=tuple(warning))
+        self.result.steps.append(result)
+        self.reporter.step_done(self.scenario, result)
+        return result
+
+    def _now(self) -> tuple[float, datetime]:
+        return asyncio.get_running_loop().time() - self._started, datetime.now(UTC)
+
+    # ------------------------------------------------------------------ cleaning up
+
+    async def _clean_up(self) -> None:
+        """End every call this run left live, then close every client and stream."""
+        for track in self.calls.values():
+            party = self.parties.get(track.caller)
+            if track.call_id is None or party is None:
+                continue
+            try:
+                state = await party.client.call_state(track.call_id)
+                if state.status == "calling":
+                    await party.client.cancel(track.call_id)
+                elif state.status in LIVE:
+                    await party.client.hangup(track.call_id)
+            except SoftphoneError:
+                pass  # best effort: a call we cannot end now ends by its ring timeout or abandonment
+        for party in self.parties.values():
+            if party.watcher is not None:
+                await party.watcher.close()
+            await party.client.aclose()
+
+
+def _with(result: StepResult, **changes: Any) -> StepResult:
+    return replace(result, **changes)
+
+
+def _words(step: AnyStep) -> str:
+    """A step as a short phrase for the log."""
+    match step:
+        case DialStep():
+            kind = "" if step.call_type == "audio" else f" ({step.call_type})"
+            return f"dial {step.target}{kind} as {step.call}"
+        case WaitStep():
+            how = " by push" if step.via == "push" else ""
+            return f"wait {step.call} {'|'.join(step.status)}{how}"
+        case ListStep():
+            return step.action
+        case MediaStep():
+            quality = f":{step.quality}" if step.quality else ""
+            return f"media {step.call or step.call_id} {step.stage}{quality}"
+        case CallStep():
+            reason = f" ({step.reason})" if step.reason else ""
+            return f"{step.action} {step.call or step.call_id}{reason}"
+    return step.action
+
+
+def describe_codes(codes: Sequence[int | str], operation: str = "") -> str:
+    """``41004 非被叫方``, ``success or 41003 对方忙线``, ``an error``."""
+
+    def one(code: int | str) -> str:
+        if code == ANY_ERROR:
+            return "an error"
+        if code == 0:
+            return "success"
+        assert isinstance(code, int)
+        message = documented_message(operation, code) or type(error_for(code, "")).MESSAGE
+        return f"{code} {message}".rstrip()
+
+    return " or ".join(one(code) for code in codes)
+
+
+def _code_matches(code: int | None, wanted: Sequence[int | str]) -> bool:
+    return code is not None and (code in wanted or (ANY_ERROR in wanted and code != 0))
+
+
+def _judge(
+    expect: Expect | None,
+    basis: Basis,
+    operation: str,
+    answer: Answer,
+    before: int | None,
+    call_ids: Any,
+) -> list[Finding]:
+    if expect is None:
+        return []
+    said = "" if basis is Basis.DOCUMENTED else " (SIMULATOR.md)"
+    if expect.code is not None and not _code_matches(answer.code, expect.code):
+        return [Finding(basis, f"expected {describe_codes(expect.code, operation)}{said}, got {answer.summary()}")]
+    findings: list[Finding] = []
+    if expect.message is not None and answer.message != expect.message:
+        findings.append(Finding(basis, f"expected message {expect.message!r}{said}, got {answer.message!r}"))
+    if not answer.ok:
+        return findings
+    status, version = answer.field("status"), answer.field("version")
+    if expect.status is not None and status not in expect.status:
+        findings.append(Finding(basis, f"expected status {' or '.join(expect.status)}{said}, got {status!r}"))
+    if expect.version is not None:
+        wanted = _wanted_version(expect.version, before)
+        if wanted is None:
+            findings.append(Finding(basis, f"version {expect.version!r}: no version of this call was seen before"))
+        elif not wanted[0](version):
+            findings.append(Finding(basis, f"expected version {wanted[1]}{said}, got {version!r}"))
+    if expect.end_reason is not None and answer.field("end_reason") != expect.end_reason:
+        findings.append(
+            Finding(basis, f"expected end_reason {expect.end_reason!r}{said}, got {answer.field('end_reason')!r}")
+        )
+    if expect.started_at is not None and (answer.field("started_at") is not None) != expect.started_at:
+        wanted_text = "set" if expect.started_at else "null"
+        findings.append(Finding(basis, f"expected started_at {wanted_text}{said}, got {answer.field('started_at')!r}"))
+    listed = {call.get("call_id") for call in answer.field("calls") or [] if isinstance(call, dict)}
+    if expect.includes is not None and not call_ids(expect.includes) <= listed:
+        findings.append(Finding(basis, f"expected {', '.join(expect.includes)} listed{said}, got call ids {sorted(listed)}"))
+    if expect.excludes is not None and call_ids(expect.excludes) & listed:
+        findings.append(Finding(basis, f"expected {', '.join(expect.excludes)} not listed{said}, got {sorted(listed)}"))
+    return findings
+
+
+def _wanted_version(rule: int | str, before: int | None) -> tuple[Any, str] | None:
+    """A test for the answered version and how to say it; ``None`` when it needs a version not seen."""
+    if isinstance(rule, int):
+        return (lambda version: version == rule), str(rule)
+    if before is None:
+        return None
+    if rule == ">":
+        return (lambda version: isinstance(version, int) and version > before), f"above {before}"
+    wanted = before + int(rule.removeprefix("+"))
+    return (lambda version: version == wanted), f"{wanted} ({rule} from {before})"
+
+
+def _judge_group(expect: GroupExpect | None, basis: Basis, codes: list[int | None]) -> list[Finding]:
+    """The members' codes against the expected ones, in any order; ``"error"`` stands for any refusal."""
+    if expect is None:
+        return []
+    remaining = Counter(code for code in codes if code is not None)
+    unmatched = len(codes) - sum(remaining.values())
+    wildcards = 0
+    for wanted in expect.codes:
+        if wanted == ANY_ERROR:
+            wildcards += 1
+        elif remaining[wanted] > 0:
+            remaining[wanted] -= 1
+        else:
+            unmatched += 1
+    leftover = [code for code, count in remaining.items() for _ in range(count)]
+    if unmatched or len(leftover) != wildcards or 0 in leftover:
+        said = "" if basis is Basis.DOCUMENTED else " (SIMULATOR.md)"
+        got = ", ".join("none" if code is None else str(code) for code in codes)
+        return [Finding(basis, f"expected codes {', '.join(map(str, expect.codes))} in any order{said}, got {got}")]
+    return []
+
+
+async def run_scenarios(
+    scenarios: Sequence[tuple[Scenario, str]], target: Target, *, strict: bool, reporter: Reporter
+) -> list[ScenarioResult]:
+    """Each scenario in turn on one target (they share its users, so never at once)."""
+    return [
+        await ScenarioRun(scenario, target, source=source, strict=strict, reporter=reporter).run()
+        for scenario, source in scenarios
+    ]
