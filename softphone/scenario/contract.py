@@ -321,6 +321,8 @@ def review_version(operation: str, answer: Answer, *, seen: int | None, seen_sta
         return []
     if version < seen:
         return [Finding(Basis.DOCUMENTED, f"{operation} answered version {version}, below version {seen} seen before")]
+    if operation == "accept" and seen_status != CallStatus.CALLING:
+        return []  # an accept answers "accepted" whatever the status (documented): a repeat changes nothing
     if status != seen_status and status is not None and seen_status is not None:
         if version == seen:
             return [

@@ -140,8 +140,10 @@ class CallTrack:
     status: str | None = None
 
     def observe(self, data: dict[str, Any] | None) -> None:
+        """Keep the newest version's status; the same version again is the same state (an accept's
+        repeat answers "accepted" whatever the status, as documented, and must not move it back)."""
         version, status = (data or {}).get("version"), (data or {}).get("status")
-        if isinstance(version, int) and (self.version is None or version >= self.version):
+        if isinstance(version, int) and (self.version is None or version > self.version):
             self.version = version
             self.status = status if isinstance(status, str) else self.status
 
