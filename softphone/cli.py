@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from softphone import exit_codes
+from softphone.check.command import check as check_command
 from softphone.commandline import OneLineGroup, UsageProblem, resolve, sign_in_options
 from softphone.launch import DEFAULT_HOST, DEFAULT_PORT, free_port, local_url
 from softphone.load import DEFAULT_MIX, LOCUST_MASTER_PORT
@@ -497,6 +498,7 @@ def load(
 
 # Tester's toolkit: scenario files and the conformance check, each in its own module.
 main.add_command(run_command)
+main.add_command(check_command)
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -85,18 +86,27 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextlib.contextmanager
+def private_simulator(workdir: Path, *args: str) -> Iterator[str]:
+    """A simulator of one's own on a free port with its database in ``workdir``, stopped on exit."""
+    port = free_port()
+    url = local_url(port)
+    log_path = workdir / "simulator.log"
+    server = spawn_simulator(["--port", str(port), "--db", str(workdir / "simulator.db"), *args], log_path, detach=False)
+    try:
+        wait_until_healthy(url, server, log_path)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def run_demo(*, user: str, peer: str, answer_after: float, call_me: bool) -> None:
     """A private simulator, a peer that answers, and the phone signed in as ``user``."""
     from softphone.bot import BotPolicy, run_bot
     from softphone.tui.app import AppConfig, run_phone
 
-    port = free_port()
-    url = local_url(port)
-    workdir = Path(tempfile.mkdtemp(prefix="softphone-demo-"))
-    log_path = workdir / "simulator.log"
-    server = spawn_simulator(["--port", str(port), "--db", str(workdir / "demo.db")], log_path, detach=False)
-    try:
-        wait_until_healthy(url, server, log_path)
+    with private_simulator(Path(tempfile.mkdtemp(prefix="softphone-demo-"))) as url:
         policy = BotPolicy(answer_after=answer_after, call=user if call_me else None, first_call_after=3.0)
         loop = asyncio.new_event_loop()
         task = loop.create_task(run_bot(url, peer, policy, terminal_id="demo-peer"))
@@ -112,6 +122,3 @@ def run_demo(*, user: str, peer: str, answer_after: float, call_me: bool) -> Non
         finally:
             loop.call_soon_threadsafe(task.cancel)
             thread.join(timeout=5)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

@@ -163,6 +163,7 @@ def run(
         totals_words,
         write_junit,
     )
+    from softphone.scenario.report import now
 
     if list_library:
         for path in library():
@@ -189,15 +190,8 @@ def run(
             write_junit(junit, "softphone run", collected.results, classname=lambda _: "softphone.run")
     results = collected.results
     if json_report is not None:
-        json_report.emit({"kind": "summary", "at": _now(), "scope": "run", **totals(results)})
+        json_report.emit({"kind": "summary", "at": now(), "scope": "run", **totals(results)})
     else:
         click.echo(totals_words(results))
     sys.exit(exit_codes.EXPECTATION_FAILED if totals(results)["fail"] else exit_codes.OK)
 
-
-def _now() -> str:
-    from datetime import UTC, datetime
-
-    from softphone.scenario.report import iso
-
-    return iso(datetime.now(UTC))

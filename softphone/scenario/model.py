@@ -109,6 +109,8 @@ class Expect(_Strict):
     end_reason: str | None = None
     started_at: bool | None = None
     """Whether ``started_at`` is set (true) or null (false)."""
+    fields: dict[str, str | int | bool] | None = None
+    """Any other fields of the answer's data and the values they must have (``call_type = "video"``)."""
     includes: list[str] | None = None
     """For ``active``/``history``: the calls (by their names in this scenario) that must be listed."""
     excludes: list[str] | None = None

@@ -25,6 +25,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def now() -> str:
+    return iso(datetime.now(UTC))
+
+
 def finding_words(finding: Finding) -> str:
     return finding.text if finding.basis is Basis.DOCUMENTED else f"{finding.text} [SIMULATOR.md]"
 
@@ -138,7 +142,7 @@ def step_line(scenario: str, step: StepResult) -> dict[str, Any]:
 def scenario_line(result: ScenarioResult) -> dict[str, Any]:
     return {
         "kind": "summary",
-        "at": iso(datetime.now(UTC)),
+        "at": now(),
         "scope": "scenario",
         "scenario": result.scenario.name,
         "file": result.source,

@@ -574,6 +574,9 @@ def _judge(
     if expect.started_at is not None and (answer.field("started_at") is not None) != expect.started_at:
         wanted_text = "set" if expect.started_at else "null"
         findings.append(Finding(basis, f"expected started_at {wanted_text}{said}, got {answer.field('started_at')!r}"))
+    for name, value in (expect.fields or {}).items():
+        if answer.field(name) != value:
+            findings.append(Finding(basis, f"expected {name} {value!r}{said}, got {answer.field(name)!r}"))
     listed = {call.get("call_id") for call in answer.field("calls") or [] if isinstance(call, dict)}
     if expect.includes is not None and not call_ids(expect.includes) <= listed:
         findings.append(Finding(basis, f"expected {', '.join(expect.includes)} listed{said}, got call ids {sorted(listed)}"))

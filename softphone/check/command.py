@@ -1,0 +1,145 @@
+"""``softphone check``: options, the private simulator when no server is named, the table and exit code."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from softphone import exit_codes
+from softphone.scenario.command import Collected, credential_options, report_options, run_engine
+
+if TYPE_CHECKING:
+    from softphone.scenario import Credential, Scenario, ScenarioResult, StepResult
+
+ROLE_NAMES = ("alice", "bob", "carol")
+
+
+class CheckTable:
+    """One row per case as it finishes: verdict, name, and what differed."""
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.out = out
+
+    def scenario_started(self, scenario: Scenario, source: str) -> None:
+        """Nothing: a case's row is printed once it has a verdict."""
+
+    def step_done(self, scenario: Scenario, step: StepResult) -> None:
+        """Nothing: steps show in --json and --junit, the table keeps to one row a case."""
+
+    def scenario_done(self, result: ScenarioResult) -> None:
+        from softphone.check import detail, verdict
+
+        self.out(f"{verdict(result).value.upper():<5} {result.scenario.name:<28} {detail(result)}".rstrip())
+
+
+class CheckJson:
+    """One JSON line per case, with every failure and warning."""
+
+    def __init__(self) -> None:
+        from softphone.scenario import JsonLinesReport
+
+        self.lines = JsonLinesReport(sys.stdout)
+
+    def scenario_started(self, scenario: Scenario, source: str) -> None:
+        """Nothing: the case's line comes with its verdict."""
+
+    def step_done(self, scenario: Scenario, step: StepResult) -> None:
+        """Nothing: one line a case."""
+
+    def scenario_done(self, result: ScenarioResult) -> None:
+        from softphone.check import verdict
+        from softphone.scenario import scenario_line
+
+        line = scenario_line(result)
+        self.lines.emit({**line, "scope": "case", "result": verdict(result).value})
+
+
+@click.command("check")
+@click.option(
+    "--server", "server_url", default=None, help="The server to check. Default: a private simulator of the check's own."
+)
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="NAME",
+    help="A user to sign in with the simulator's dev login; up to three, playing the caller (alice), the "
+    "callee (bob) and a stranger (carol) in that order. Default: alice, bob and carol.",
+)
+@credential_options
+@report_options
+def check(
+    server_url: str | None,
+    users: tuple[str, ...],
+    tokens: dict[str, Credential],
+    conversations: dict[frozenset[str], int],
+    junit: Path | None,
+    as_json: bool,
+    strict: bool,
+) -> None:
+    """Check a server against the documented call API: every endpoint, transition and error code.
+
+    A difference from REFERENCE.md fails; a difference from a SIMULATOR.md decision (exact +1
+    versions, which error comes first, idempotency, extension routes) warns, and fails with --strict.
+    Cases that need what the server lacks (push, directory, a third user) are skipped, saying why.
+    For a real server give tokens: --token alice=USER_ID:TOKEN --token bob=... [--token carol=...]
+    and --conversation alice,bob=ID (and alice,carol / bob,carol) where it has no directory.
+    Exit 0 when every case passed, 1 when one failed.
+    """
+    from softphone.check import PRIVATE_RING_TIMEOUT, role_credentials, run_check, verdict
+    from softphone.launch import private_simulator
+    from softphone.scenario import Credentials, Target, totals, write_junit
+    from softphone.scenario.report import now
+
+    if len(users) > len(ROLE_NAMES):
+        raise click.UsageError(f"--user: at most {len(ROLE_NAMES)} users (a caller, a callee and a stranger)")
+    strangers = sorted(set(tokens) - set(ROLE_NAMES))
+    if strangers:
+        raise click.UsageError(f"--token {strangers[0]}=...: the check's users are {', '.join(ROLE_NAMES)}")
+    credentials = role_credentials(list(users), Credentials(users=tokens, conversations=conversations))
+    if len(users) + len(tokens) > len(ROLE_NAMES):
+        raise click.UsageError(f"--user and --token together name more than {len(ROLE_NAMES)} users")
+    json_report = CheckJson() if as_json else None
+    collected = Collected(json_report or CheckTable(click.echo))
+
+    def check_at(url: str, what: str) -> list[ScenarioResult]:
+        if json_report is None:
+            click.echo(f"Checking {what} against REFERENCE.md{' (strict: SIMULATOR.md too)' if strict else ''}")
+        try:
+            run_engine(run_check(Target(url, credentials), strict=strict, reporter=collected))
+        finally:
+            if junit is not None:
+                write_junit(junit, "softphone check", collected.results, classname=_classname)
+        return collected.results
+
+    if server_url is None:
+        with (
+            tempfile.TemporaryDirectory(prefix="softphone-check-") as workdir,
+            private_simulator(Path(workdir), "--ring-timeout", str(PRIVATE_RING_TIMEOUT)) as url,
+        ):
+            results = check_at(url, f"a private simulator at {url}")
+        server_url = url
+    else:
+        results = check_at(server_url, server_url)
+    count = totals(results)
+    warned = sum(verdict(result).value == "warn" for result in results)
+    if json_report is not None:
+        json_report.lines.emit(
+            {"kind": "summary", "at": now(), "scope": "check", "server": server_url, "strict": strict, **count}
+        )
+    else:
+        click.echo(
+            f"{count['total']} cases: {count['pass'] - warned} passed, {warned} passed with warnings, "
+            f"{count['fail']} failed, {count['skip']} skipped"
+        )
+    sys.exit(exit_codes.EXPECTATION_FAILED if count["fail"] else exit_codes.OK)
+
+
+def _classname(result: ScenarioResult) -> str:
+    return "softphone.check.own" if result.source == "softphone check" else "softphone.check.library"
+

@@ -1,0 +1,63 @@
+"""The check's suite: which cases, in which order, for which users, and how each one is judged."""
+
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from softphone.check.cases import generated_cases
+from softphone.scenario import (
+    Credentials,
+    Outcome,
+    Reporter,
+    Scenario,
+    ScenarioResult,
+    Target,
+    library,
+    load_scenario,
+    run_scenarios,
+)
+from softphone.scenario.report import finding_words
+
+ROLES = ("alice", "bob", "carol")
+"""Who the library's scenarios name: a caller, a callee and a stranger to their call."""
+PRIVATE_RING_TIMEOUT = 3
+"""The private simulator rings this long, so the ring-timeout case takes seconds, not half a minute."""
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+def verdict(result: ScenarioResult) -> Verdict:
+    if result.outcome is Outcome.PASS:
+        return Verdict.WARN if result.warnings else Verdict.PASS
+    return Verdict(result.outcome.value)
+
+
+def detail(result: ScenarioResult) -> str:
+    """What to print beside a case: the first failure with what the server answered, the warnings, or why skipped."""
+    if result.outcome is not Outcome.PASS:
+        return result.reason
+    return "; ".join(f"step {step.number} ({step.party} {step.text}): {finding_words(f)}" for step, f in result.warnings)
+
+
+def check_cases() -> list[tuple[Scenario, str]]:
+    """Every case in the order they run: the library, then the check's own."""
+    return [(load_scenario(path), str(path)) for path in library()] + generated_cases()
+
+
+async def run_check(target: Target, *, strict: bool, reporter: Reporter) -> list[ScenarioResult]:
+    return await run_scenarios(check_cases(), target, strict=strict, reporter=reporter)
+
+
+def role_credentials(users: list[str], given: Credentials) -> Credentials:
+    """The library's alice, bob and carol played by ``users`` in order (dev login), or by given tokens."""
+    logins = {role: user for role, user in zip([r for r in ROLES if r not in given.users], users, strict=False)}
+    if not users and not given.users:
+        logins = {role: role for role in ROLES}
+    return Credentials(users=given.users, logins=logins, conversations=given.conversations, login_others=False)
+
