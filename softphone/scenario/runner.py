@@ -332,12 +332,13 @@ class ScenarioRun:
         seen, seen_status = (track.version, track.status) if track else (None, None)
         async with self._client_for(party, step) as (client, recorder):
             exchange = await self._send(recorder, self._request(client, step, call_id))
-        answer, findings = read_answer(exchange)
+        answer, shape = read_answer(exchange)
+        # The step's own expectations first: they say best what a case is about.
+        findings = self._judge(step, answer, before=seen, default_code=not in_group) + shape
         findings += review(step.action, answer, call_id=call_id, sent=exchange.sent)
         findings += review_version(step.action, answer, seen=seen, seen_status=seen_status)
         if track is not None and answer.ok:
             track.observe(answer.data)
-        findings += self._judge(step, answer, before=seen, default_code=not in_group)
         result = StepResult(number, step.party, step.action, text, elapsed, at, answer, Source.RESPONSE, call_id, seen_status)
         return self._record(result, findings)
 
@@ -353,12 +354,12 @@ class ScenarioRun:
         async with self._client_for(party, step) as (client, recorder):
             request = client.start_call(conversation, callee_id, step.call_type, step.biz_type)
             exchange = await self._send(recorder, request)
-        answer, findings = read_answer(exchange)
+        answer, shape = read_answer(exchange)
+        findings = self._judge(step, answer, before=None, default_code=not in_group) + shape
         findings += review("dial", answer, call_id=None, sent=exchange.sent)
         call_id = answer.field("call_id") if answer.ok else None
         track = self.calls[step.call] = CallTrack(step.call, call_id if isinstance(call_id, int) else None, step.party)
         track.observe(answer.data if answer.ok else None)
-        findings += self._judge(step, answer, before=None, default_code=not in_group)
         result = StepResult(number, step.party, "dial", _words(step), elapsed, at, answer, Source.RESPONSE, track.call_id, None)
         result = self._record(result, findings)
         ring = answer.field("timeout_seconds")
