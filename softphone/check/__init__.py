@@ -6,7 +6,7 @@ simulator's extensions). Each runs on the scenario engine, which judges every an
 as well as by the case's expectations. A difference from REFERENCE.md fails; one from a SIMULATOR.md
 decision warns, and fails with ``strict``. A case that needs what the server lacks is skipped.
 
-``suite`` holds the engine's use (``run_check``, ``verdict``); ``command`` the click command, which the
+``suite`` holds the engine's use (``check_cases``, ``verdict``); ``command`` the click command, which the
 ``softphone`` command registers without loading the engine.
 """
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
         check_cases,
         detail,
         role_credentials,
-        run_check,
         verdict,
     )
 
@@ -36,4 +35,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["PRIVATE_RING_TIMEOUT", "ROLES", "Verdict", "check_cases", "detail", "role_credentials", "run_check", "verdict"]
+__all__ = ["PRIVATE_RING_TIMEOUT", "ROLES", "Verdict", "check_cases", "detail", "role_credentials", "verdict"]

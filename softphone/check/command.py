@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from collections.abc import Callable
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,8 +16,6 @@ from softphone.scenario.command import Collected, credential_options, report_opt
 
 if TYPE_CHECKING:
     from softphone.scenario import Credential, Scenario, ScenarioResult, StepResult
-
-ROLE_NAMES = ("alice", "bob", "carol")
 
 
 class CheckTable:
@@ -72,12 +71,20 @@ class CheckJson:
     "callee (bob) and a stranger (carol) in that order. Default: alice, bob and carol.",
 )
 @credential_options
+@click.option(
+    "--case",
+    "patterns",
+    multiple=True,
+    metavar="GLOB",
+    help="Run only the cases whose names match (e.g. 'accept-*'); repeatable. Default: every case.",
+)
 @report_options
 def check(
     server_url: str | None,
     users: tuple[str, ...],
     tokens: dict[str, Credential],
     conversations: dict[frozenset[str], int],
+    patterns: tuple[str, ...],
     junit: Path | None,
     as_json: bool,
     strict: bool,
@@ -91,19 +98,22 @@ def check(
     and --conversation alice,bob=ID (and alice,carol / bob,carol) where it has no directory.
     Exit 0 when every case passed, 1 when one failed.
     """
-    from softphone.check import PRIVATE_RING_TIMEOUT, role_credentials, run_check, verdict
+    from softphone.check import PRIVATE_RING_TIMEOUT, ROLES, check_cases, role_credentials, verdict
     from softphone.launch import private_simulator
-    from softphone.scenario import Credentials, Target, totals, write_junit
+    from softphone.scenario import Credentials, Target, run_scenarios, totals, write_junit
     from softphone.scenario.report import now
 
-    if len(users) > len(ROLE_NAMES):
-        raise click.UsageError(f"--user: at most {len(ROLE_NAMES)} users (a caller, a callee and a stranger)")
-    strangers = sorted(set(tokens) - set(ROLE_NAMES))
+    if len(users) > len(ROLES):
+        raise click.UsageError(f"--user: at most {len(ROLES)} users (a caller, a callee and a stranger)")
+    strangers = sorted(set(tokens) - set(ROLES))
     if strangers:
-        raise click.UsageError(f"--token {strangers[0]}=...: the check's users are {', '.join(ROLE_NAMES)}")
+        raise click.UsageError(f"--token {strangers[0]}=...: the check's users are {', '.join(ROLES)}")
+    cases = [case for case in check_cases() if not patterns or any(fnmatch(case[0].name, p) for p in patterns)]
+    if not cases:
+        raise click.UsageError(f"--case: no case matches {', '.join(patterns)}")
     credentials = role_credentials(list(users), Credentials(users=tokens, conversations=conversations))
-    if len(users) + len(tokens) > len(ROLE_NAMES):
-        raise click.UsageError(f"--user and --token together name more than {len(ROLE_NAMES)} users")
+    if len(users) + len(tokens) > len(ROLES):
+        raise click.UsageError(f"--user and --token together name more than {len(ROLES)} users")
     json_report = CheckJson() if as_json else None
     collected = Collected(json_report or CheckTable(click.echo))
 
@@ -111,7 +121,7 @@ def check(
         if json_report is None:
             click.echo(f"Checking {what} against REFERENCE.md{' (strict: SIMULATOR.md too)' if strict else ''}")
         try:
-            run_engine(run_check(Target(url, credentials), strict=strict, reporter=collected))
+            run_engine(run_scenarios(cases, Target(url, credentials), strict=strict, reporter=collected))
         finally:
             if junit is not None:
                 write_junit(junit, "softphone check", collected.results, classname=_classname)

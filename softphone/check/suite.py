@@ -1,6 +1,5 @@
 """The check's suite: which cases, in which order, for which users, and how each one is judged."""
 
-
 from __future__ import annotations
 
 from enum import StrEnum
@@ -9,13 +8,10 @@ from softphone.check.cases import generated_cases
 from softphone.scenario import (
     Credentials,
     Outcome,
-    Reporter,
     Scenario,
     ScenarioResult,
-    Target,
     library,
     load_scenario,
-    run_scenarios,
 )
 from softphone.scenario.report import finding_words
 
@@ -48,10 +44,6 @@ def detail(result: ScenarioResult) -> str:
 def check_cases() -> list[tuple[Scenario, str]]:
     """Every case in the order they run: the library, then the check's own."""
     return [(load_scenario(path), str(path)) for path in library()] + generated_cases()
-
-
-async def run_check(target: Target, *, strict: bool, reporter: Reporter) -> list[ScenarioResult]:
-    return await run_scenarios(check_cases(), target, strict=strict, reporter=reporter)
 
 
 def role_credentials(users: list[str], given: Credentials) -> Credentials:

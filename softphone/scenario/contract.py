@@ -44,6 +44,7 @@ from softphone.api import (
     RejectRequest,
     StartCallData,
     error_for,
+    ext_fields,
 )
 from softphone.scenario.model import Basis
 from softphone.scenario.transport import Exchange
@@ -101,21 +102,9 @@ DOCUMENTED_CODES_OF: dict[str, frozenset[int]] = {
 }
 """Which codes REFERENCE.md names under which endpoint."""
 
-_EXT_STATE_FIELDS = frozenset(
-    {
-        "accepted_terminal_id",
-        "created_at",
-        "timeout_seconds",
-        "caller_terminal_id",
-        "ended_by_user_id",
-        "ended_by_terminal_id",
-    }
-)
-
-
 def documented_fields(model: type[BaseModel]) -> frozenset[str]:
-    """The fields REFERENCE.md lists for an answer: the model's, less the simulator's extensions."""
-    return frozenset(model.model_fields) - _EXT_STATE_FIELDS
+    """The fields REFERENCE.md lists for an answer: the model's, less those marked *ext*."""
+    return frozenset(model.model_fields) - ext_fields(model)
 
 
 def documented_message(operation: str, code: int) -> str | None:

@@ -180,7 +180,8 @@ class Target:
                 async with asyncio.timeout(PROBE_SECONDS):
                     async for event in stream.events():
                         if isinstance(event, ConnectionChanged) and event.state in ("connected", "polling"):
-                            return None if event.state == "connected" else f"needs the push channel: {event.detail}"
+                            why = event.detail.split("; polling")[0]  # the stream adds how it goes on; that is not why
+                            return None if event.state == "connected" else f"needs the push channel: {why}"
             except TimeoutError:
                 return f"needs the push channel: no answer at {stream.ws_url} within {PROBE_SECONDS:.0f}s"
             finally:
