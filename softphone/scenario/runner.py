@@ -260,7 +260,7 @@ class ScenarioRun:
                 if isinstance(step, TogetherStep):
                     failed = await self._together(str(number), step)
                 else:
-                    failed = bool((await self._action(str(number), step, in_group=False)).failures)
+                    failed = bool((await self._action(str(number), step, start=None)).failures)
                 if failed:
                     first_step, first = self.result.failures[0]
                     self.result.outcome = Outcome.FAIL
@@ -303,9 +303,22 @@ class ScenarioRun:
     async def _together(self, number: str, group: TogetherStep) -> bool:
         await asyncio.sleep(group.after)
         elapsed, at = self._now()
-        members = await asyncio.gather(
-            *(self._action(f"{number}.{index}", member, in_group=True) for index, member in enumerate(group.together, 1))
+        start = asyncio.Barrier(len(group.together))
+
+        async def member(index: int, step: AnyStep) -> StepResult:
+            try:
+                return await self._action(f"{number}.{index}", step, start=start)
+            except BaseException:
+                await start.abort()  # the others must not wait at the barrier for one that will never come
+                raise
+
+        outcomes = await asyncio.gather(
+            *(member(index, step) for index, step in enumerate(group.together, 1)), return_exceptions=True
         )
+        problems = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if problems:
+            raise next((p for p in problems if not isinstance(p, asyncio.BrokenBarrierError)), problems[0])
+        members = [outcome for outcome in outcomes if isinstance(outcome, StepResult)]
         codes = [member.answer.code if member.answer else None for member in members]
         findings = _judge_group(group.expect, Basis.DOCUMENTED, codes) + _judge_group(group.simulator, Basis.SIMULATOR, codes)
         words = ", ".join(f"{member.party} {member.text}" for member in members)
@@ -315,13 +328,15 @@ class ScenarioRun:
         )
         return bool(result.failures) or any(member.failures for member in members)
 
-    async def _action(self, number: str, step: AnyStep, *, in_group: bool) -> StepResult:
-        await asyncio.sleep(step.after)
+    async def _action(self, number: str, step: AnyStep, *, start: asyncio.Barrier | None) -> StepResult:
+        """One step; ``start`` is the barrier of its ``together`` group, which it passes once ready to send."""
         party = self.parties[step.party]
+        if isinstance(step, DialStep):
+            return await self._dial(number, step, party, start=start)
+        await self._go(step, start)
         if isinstance(step, WaitStep):
             return await self._wait(number, step, party)
-        if isinstance(step, DialStep):
-            return await self._dial(number, step, party, in_group=in_group)
+        in_group = start is not None
         track = None if isinstance(step, ListStep) or step.call is None else self.calls[step.call]
         call_id = track.call_id if track is not None else getattr(step, "call_id", None)
         text = _words(step)
@@ -342,7 +357,14 @@ class ScenarioRun:
         result = StepResult(number, step.party, step.action, text, elapsed, at, answer, Source.RESPONSE, call_id, seen_status)
         return self._record(result, findings)
 
-    async def _dial(self, number: str, step: DialStep, party: PartyRuntime, *, in_group: bool) -> StepResult:
+    @staticmethod
+    async def _go(step: AnyStep, start: asyncio.Barrier | None) -> None:
+        """Wait for the rest of the group (a race starts at one instant), then for the step's own pause."""
+        if start is not None:
+            await start.wait()
+        await asyncio.sleep(step.after)
+
+    async def _dial(self, number: str, step: DialStep, party: PartyRuntime, *, start: asyncio.Barrier | None) -> StepResult:
         callee = self.parties.get(step.target)
         if callee is not None:
             callee_id, callee_account = callee.account.user_id, callee.account
@@ -350,6 +372,8 @@ class ScenarioRun:
             callee_id = await self.target.user_id(party.account, step.target)
             callee_account = Account(step.target, callee_id, "", step.target)
         conversation = step.conversation or await self.target.conversation(party.account, callee_account)
+        await self._go(step, start)
+        in_group = start is not None
         elapsed, at = self._now()
         async with self._client_for(party, step) as (client, recorder):
             request = client.start_call(conversation, callee_id, step.call_type, step.biz_type)
