@@ -291,8 +291,8 @@ class ScenarioRun:
         for name, party in self.scenario.parties.items():
             account = accounts[name]
             terminal = party.terminal or account.terminal_id or f"{name}-{secrets.token_hex(3)}"
-            recorder = RecordingTransport()
-            client = CallClient(self.target.base_url, terminal_id=terminal, token=account.token, retries=0, transport=recorder)
+            recorder = self.target.transport()
+            client = self.target.client(terminal, account.token, recorder)
             runtime = self.parties[name] = PartyRuntime(name, account, terminal, client, recorder)
             if name in waiting:
                 runtime.watcher = Watcher(self.target.client(terminal, account.token), poll=self.target.poll)
@@ -454,10 +454,8 @@ class ScenarioRun:
             yield party.client, party.recorder
             return
         token = {"token": party.account.token, "none": None, "bogus": BOGUS_TOKEN}[auth]
-        recorder = RecordingTransport()
-        async with CallClient(
-            self.target.base_url, terminal_id=terminal or party.terminal_id, token=token, retries=0, transport=recorder
-        ) as client:
+        recorder = self.target.transport()
+        async with self.target.client(terminal or party.terminal_id, token, recorder) as client:
             yield client, recorder
 
     @staticmethod
@@ -647,8 +645,9 @@ def _judge_group(expect: GroupExpect | None, basis: Basis, codes: list[int | Non
 async def run_scenarios(
     scenarios: Sequence[tuple[Scenario, str]], target: Target, *, strict: bool, reporter: Reporter
 ) -> list[ScenarioResult]:
-    """Each scenario in turn on one target (they share its users, so never at once)."""
-    return [
-        await ScenarioRun(scenario, target, source=source, strict=strict, reporter=reporter).run()
-        for scenario, source in scenarios
-    ]
+    """Each scenario in turn on one target (they share its users, so never at once); closes the target."""
+    async with target:
+        return [
+            await ScenarioRun(scenario, target, source=source, strict=strict, reporter=reporter).run()
+            for scenario, source in scenarios
+        ]

@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Self
+
+import httpx
 
 from softphone.api import (
     ApiError,
@@ -23,6 +26,7 @@ from softphone.api import (
     is_missing_route,
 )
 from softphone.scenario.model import Capability
+from softphone.scenario.transport import RecordingTransport
 
 PROBE_SECONDS = 10.0
 
@@ -86,6 +90,17 @@ class Target:
         self._directories: dict[int, list[DirectoryUser] | None] = {}
         self._capabilities: dict[Capability, str | None] | None = None
         self._lock = asyncio.Lock()
+        self._pool = httpx.AsyncHTTPTransport()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._pool.aclose()
+
+    def transport(self) -> RecordingTransport:
+        """A transport on the run's one connection pool, keeping its client's last exchange."""
+        return RecordingTransport(self._pool)
 
     async def account(self, alias: str) -> Account:
         """The account a scenario's user name stands for, signing in on first use."""
@@ -112,8 +127,12 @@ class Target:
                 raise SignInRefused(f"signing in {login or alias}: {error}") from None
         return Account(alias, data.user_id, data.token, data.name)
 
-    def client(self, terminal_id: str, token: str | None = None) -> CallClient:
-        return CallClient(self.base_url, terminal_id=terminal_id, token=token, retries=0)
+    def client(self, terminal_id: str, token: str | None = None, transport: RecordingTransport | None = None) -> CallClient:
+        """A client on the run's pool; requests that change calls are never retried, reads neither (a check
+        must see the first answer)."""
+        return CallClient(
+            self.base_url, terminal_id=terminal_id, token=token, retries=0, transport=transport or self.transport()
+        )
 
     async def conversation(self, caller: Account, callee: Account) -> int:
         """The conversation two users share: given, or from the caller's directory where there is one."""

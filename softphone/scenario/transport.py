@@ -29,10 +29,14 @@ class Exchange:
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
-    """Sends through ``inner`` (a plain HTTP transport by default) and keeps the last exchange."""
+    """Sends through ``inner`` and keeps the last exchange.
 
-    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        self._inner = inner or httpx.AsyncHTTPTransport()
+    ``inner`` is a pool shared by every client of a run, which the run closes: a client closing this
+    transport leaves it open. (A new pool costs a TLS context, some 60 ms: too much for every party.)
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
         self.last: Exchange | None = None
 
     def take(self) -> Exchange | None:
@@ -53,4 +57,4 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         return response
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        """Nothing: the shared pool is closed by its owner."""

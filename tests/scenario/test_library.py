@@ -14,7 +14,16 @@ import pytest
 from support.server import ServerProcess
 
 from softphone.api import RULES, START_REFUSALS, CallStatus
-from softphone.scenario import Credentials, Outcome, ScenarioResult, StepResult, Target, library, load_all, run_scenarios
+from softphone.scenario import (
+    Credentials,
+    Outcome,
+    ScenarioResult,
+    StepResult,
+    Target,
+    library,
+    load_all,
+    run_scenarios,
+)
 from softphone.scenario.contract import ACTION_OF
 
 
