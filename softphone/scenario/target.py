@@ -121,10 +121,14 @@ class Target:
                 data = await client.login(login or alias)
             except TransportError as error:
                 raise Unreachable(str(error)) from None
-            except ApiError as error:
-                raise SignInRefused(f"signing in {login or alias}: {error.code} {error.message}") from None
             except SoftphoneError as error:
-                raise SignInRefused(f"signing in {login or alias}: {error}") from None
+                if is_missing_route(error):
+                    raise SignInRefused(
+                        f"signing in {login or alias}: the server has no dev login; give a token: "
+                        f"--token {alias}=USER_ID:TOKEN"
+                    ) from None
+                said = f"{error.code} {error.message}" if isinstance(error, ApiError) else str(error)
+                raise SignInRefused(f"signing in {login or alias}: {said}") from None
         return Account(alias, data.user_id, data.token, data.name)
 
     def client(self, terminal_id: str, token: str | None = None, transport: RecordingTransport | None = None) -> CallClient:

@@ -15,6 +15,7 @@ from support.proxy import Mutation, mutating_proxy
 from support.server import ServerFactory, ServerProcess
 
 from softphone.check import check_cases
+from softphone.launch import free_port, local_url
 
 from .conftest import RING_TIMEOUT, Softphone, json_lines
 
@@ -188,3 +189,21 @@ def test_a_simulator_decision_warns_and_fails_only_when_strict(
         assert rows[name].startswith("FAIL" if strict else "WARN"), rows[name]
         assert "expected 41002 通话状态不允许此操作 (SIMULATOR.md), got 41007 通话已结束" in rows[name]
     assert done.returncode == (1 if strict else 0), done.stdout
+
+
+def test_an_unreachable_server_exits_4_and_no_dev_login_exits_3_saying_to_give_tokens(
+    simulator: ServerProcess, softphone: Softphone
+) -> None:
+    unreachable = softphone("check", "--server", local_url(free_port()), "--case", "glare")
+    assert unreachable.returncode == 4 and unreachable.stderr.startswith("Error: cannot reach the server:")
+
+    def no_dev_login(method: str, path: str, answer: Any) -> Any:
+        return {"code": 40401, "message": "接口不存在", "data": None} if path == "/api/dev/login" else answer
+
+    with mutating_proxy(simulator.base_url, no_dev_login) as (url, _):
+        refused = softphone("check", "--server", url, "--case", "glare")
+    assert refused.returncode == 3
+    assert refused.stderr == (
+        "Error: the server refused: signing in alice: the server has no dev login; give a token: "
+        "--token alice=USER_ID:TOKEN\n"
+    )
