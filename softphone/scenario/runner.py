@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,10 +22,12 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from softphone.api import (
+    LIVE_STATUSES,
     ApiError,
     Backoff,
     CallClient,
     CallState,
+    CallStatus,
     ConnectionChanged,
     ConnectionState,
     PushStream,
@@ -66,7 +68,9 @@ POLL_INTERVAL = 0.2
 STREAM_BACKOFF = Backoff(initial=0.1, maximum=1.0)
 READY_SECONDS = 10.0
 BOGUS_TOKEN = "softphone-check-not-a-token"
-LIVE = ("calling", "accepted", "ongoing")
+STREAM_SOURCES = {"push": Source.PUSH, "hello": Source.PUSH, "poll": Source.POLL, "resync": Source.RESYNC}
+"""How a state came: a hello is the push channel's too (a callee that connects while rung learns it so)."""
+PREFERRED_SOURCES = (Source.PUSH, Source.POLL, Source.RESYNC)
 
 
 class Outcome(StrEnum):
@@ -181,9 +185,8 @@ class Watcher:
                 if event.state in ("connected", "polling"):
                     self._ready.set()
             elif isinstance(event, StatesReceived):
-                source = Source.RESYNC if event.source in ("hello", "resync") else Source(event.source)
                 for state in event.states:
-                    await self.take(state, Source.PUSH if event.source == "hello" else source)
+                    await self.take(state, STREAM_SOURCES[event.source])
 
     async def take(self, state: CallState, source: Source) -> None:
         known = self.newest.get(state.call_id)
@@ -217,7 +220,7 @@ class Watcher:
             raise TimeoutError(f"{' or '.join(statuses)}{how} not seen within {timeout:g}s (last seen: {seen})") from None
         state = self.newest[call_id]
         sources = self.sources[(call_id, state.version)]
-        return state, Source.PUSH if Source.PUSH in sources else min(sources)
+        return state, next(source for source in PREFERRED_SOURCES if source in sources)
 
     async def close(self) -> None:
         await self.stream.close()
@@ -441,7 +444,7 @@ class ScenarioRun:
                 return client.cancel(call_id, step.reason)
             case "hangup":
                 return client.hangup(call_id, step.reason)
-        return client.call_state(call_id)
+        return client.call_state(call_id)  # "state"
 
     @asynccontextmanager
     async def _client_for(
@@ -508,9 +511,9 @@ class ScenarioRun:
                 continue
             try:
                 state = await party.client.call_state(track.call_id)
-                if state.status == "calling":
+                if state.status == CallStatus.CALLING:
                     await party.client.cancel(track.call_id)
-                elif state.status in LIVE:
+                elif state.status in LIVE_STATUSES:
                     await party.client.hangup(track.call_id)
             except SoftphoneError:
                 pass  # best effort: a call we cannot end now ends by its ring timeout or abandonment
@@ -569,7 +572,7 @@ def _judge(
     operation: str,
     answer: Answer,
     before: int | None,
-    call_ids: Any,
+    call_ids: Callable[[list[str]], set[int]],
 ) -> list[Finding]:
     if expect is None:
         return []
@@ -608,7 +611,7 @@ def _judge(
     return findings
 
 
-def _wanted_version(rule: int | str, before: int | None) -> tuple[Any, str] | None:
+def _wanted_version(rule: int | str, before: int | None) -> tuple[Callable[[object], bool], str] | None:
     """A test for the answered version and how to say it; ``None`` when it needs a version not seen."""
     if isinstance(rule, int):
         return (lambda version: version == rule), str(rule)
