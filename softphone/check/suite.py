@@ -13,7 +13,6 @@ from softphone.scenario import (
     library,
     load_scenario,
 )
-from softphone.scenario.report import finding_words
 
 ROLES = ("alice", "bob", "carol")
 """Who the library's scenarios name: a caller, a callee and a stranger to their call."""
@@ -38,7 +37,7 @@ def detail(result: ScenarioResult) -> str:
     """What to print beside a case: the first failure with what the server answered, the warnings, or why skipped."""
     if result.outcome is not Outcome.PASS:
         return result.reason
-    return "; ".join(f"step {step.number} ({step.party} {step.text}): {finding_words(f)}" for step, f in result.warnings)
+    return "; ".join(f"step {step.number} ({step.party} {step.text}): {f.words()}" for step, f in result.warnings)
 
 
 def check_cases() -> list[tuple[Scenario, str]]:

@@ -122,6 +122,10 @@ class Finding:
     basis: Basis
     text: str
 
+    def words(self) -> str:
+        """The text, tagged when it is only SIMULATOR.md's: a reader must know which kind failed."""
+        return self.text if self.basis is Basis.DOCUMENTED else f"{self.text} [SIMULATOR.md]"
+
 
 @dataclass(frozen=True)
 class Answer:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from softphone.scenario.contract import Finding
-from softphone.scenario.model import Basis, Scenario
+from softphone.scenario.model import Scenario
 from softphone.scenario.runner import Outcome, ScenarioResult, StepResult
 
 
@@ -27,10 +27,6 @@ def iso(moment: datetime) -> str:
 
 def now() -> str:
     return iso(datetime.now(UTC))
-
-
-def finding_words(finding: Finding) -> str:
-    return finding.text if finding.basis is Basis.DOCUMENTED else f"{finding.text} [SIMULATOR.md]"
 
 
 class HumanReport:
@@ -62,9 +58,9 @@ class HumanReport:
             line = f"  +{step.elapsed:7.3f}s  {step.number:<5} {step.party:<8} {step.text:<30} → {got}{via}"
         self.out(line)
         for failure in step.failures:
-            self.out(f"             FAIL {finding_words(failure)}")
+            self.out(f"             FAIL {failure.words()}")
         for warning in step.warnings:
-            self.out(f"             WARN {finding_words(warning)}")
+            self.out(f"             WARN {warning.words()}")
 
     def scenario_done(self, result: ScenarioResult) -> None:
         verdict = result.outcome.value.upper()
@@ -193,7 +189,7 @@ def write_junit(
         case.set("file", result.source)
         if result.outcome is Outcome.FAIL:
             failure = ET.SubElement(case, "failure", message=result.reason, type="expectation")
-            failure.text = "\n".join(f"step {step.number}: {finding_words(f)}" for step, f in result.failures)
+            failure.text = "\n".join(f"step {step.number}: {f.words()}" for step, f in result.failures)
         elif result.outcome is Outcome.SKIP:
             ET.SubElement(case, "skipped", message=result.reason)
         lines: list[str] = []

@@ -267,7 +267,7 @@ class ScenarioRun:
                 if failed:
                     first_step, first = self.result.failures[0]
                     self.result.outcome = Outcome.FAIL
-                    self.result.reason = f"step {first_step.number} ({first_step.party} {first_step.text}): {first.text}"
+                    self.result.reason = f"step {first_step.number} ({first_step.party} {first_step.text}): {first.words()}"
                     break
         except (_Skip, Unavailable) as skip:
             self.result.outcome, self.result.reason = Outcome.SKIP, str(skip)
@@ -576,38 +576,37 @@ def _judge(
 ) -> list[Finding]:
     if expect is None:
         return []
-    said = "" if basis is Basis.DOCUMENTED else " (SIMULATOR.md)"
     if expect.code is not None and not _code_matches(answer.code, expect.code):
-        return [Finding(basis, f"expected {describe_codes(expect.code, operation)}{said}, got {answer.summary()}")]
+        return [Finding(basis, f"expected {describe_codes(expect.code, operation)}, got {answer.summary()}")]
     findings: list[Finding] = []
     if expect.message is not None and answer.message != expect.message:
-        findings.append(Finding(basis, f"expected message {expect.message!r}{said}, got {answer.message!r}"))
+        findings.append(Finding(basis, f"expected message {expect.message!r}, got {answer.message!r}"))
     if not answer.ok:
         return findings
     status, version = answer.field("status"), answer.field("version")
     if expect.status is not None and status not in expect.status:
-        findings.append(Finding(basis, f"expected status {' or '.join(expect.status)}{said}, got {status!r}"))
+        findings.append(Finding(basis, f"expected status {' or '.join(expect.status)}, got {status!r}"))
     if expect.version is not None:
         wanted = _wanted_version(expect.version, before)
         if wanted is None:
             findings.append(Finding(basis, f"version {expect.version!r}: no version of this call was seen before"))
         elif not wanted[0](version):
-            findings.append(Finding(basis, f"expected version {wanted[1]}{said}, got {version!r}"))
+            findings.append(Finding(basis, f"expected version {wanted[1]}, got {version!r}"))
     if expect.end_reason is not None and answer.field("end_reason") != expect.end_reason:
         findings.append(
-            Finding(basis, f"expected end_reason {expect.end_reason!r}{said}, got {answer.field('end_reason')!r}")
+            Finding(basis, f"expected end_reason {expect.end_reason!r}, got {answer.field('end_reason')!r}")
         )
     if expect.started_at is not None and (answer.field("started_at") is not None) != expect.started_at:
         wanted_text = "set" if expect.started_at else "null"
-        findings.append(Finding(basis, f"expected started_at {wanted_text}{said}, got {answer.field('started_at')!r}"))
+        findings.append(Finding(basis, f"expected started_at {wanted_text}, got {answer.field('started_at')!r}"))
     for name, value in (expect.fields or {}).items():
         if answer.field(name) != value:
-            findings.append(Finding(basis, f"expected {name} {value!r}{said}, got {answer.field(name)!r}"))
+            findings.append(Finding(basis, f"expected {name} {value!r}, got {answer.field(name)!r}"))
     listed = {call.get("call_id") for call in answer.field("calls") or [] if isinstance(call, dict)}
     if expect.includes is not None and not call_ids(expect.includes) <= listed:
-        findings.append(Finding(basis, f"expected {', '.join(expect.includes)} listed{said}, got call ids {sorted(listed)}"))
+        findings.append(Finding(basis, f"expected {', '.join(expect.includes)} listed, got call ids {sorted(listed)}"))
     if expect.excludes is not None and call_ids(expect.excludes) & listed:
-        findings.append(Finding(basis, f"expected {', '.join(expect.excludes)} not listed{said}, got {sorted(listed)}"))
+        findings.append(Finding(basis, f"expected {', '.join(expect.excludes)} not listed, got {sorted(listed)}"))
     return findings
 
 
@@ -639,9 +638,8 @@ def _judge_group(expect: GroupExpect | None, basis: Basis, codes: list[int | Non
             unmatched += 1
     leftover = [code for code, count in remaining.items() for _ in range(count)]
     if unmatched or len(leftover) != wildcards or 0 in leftover:
-        said = "" if basis is Basis.DOCUMENTED else " (SIMULATOR.md)"
         got = ", ".join("none" if code is None else str(code) for code in codes)
-        return [Finding(basis, f"expected codes {', '.join(map(str, expect.codes))} in any order{said}, got {got}")]
+        return [Finding(basis, f"expected codes {', '.join(map(str, expect.codes))} in any order, got {got}")]
     return []
 
 

@@ -187,7 +187,7 @@ def test_a_simulator_decision_warns_and_fails_only_when_strict(
     assert rows["accept-by-caller"].startswith("PASS")
     for name in ("reject-after-accept", "hangup-while-calling"):
         assert rows[name].startswith("FAIL" if strict else "WARN"), rows[name]
-        assert "expected 41002 通话状态不允许此操作 (SIMULATOR.md), got 41007 通话已结束" in rows[name]
+        assert "expected 41002 通话状态不允许此操作, got 41007 通话已结束 [SIMULATOR.md]" in rows[name]
     assert done.returncode == (1 if strict else 0), done.stdout
 
 
