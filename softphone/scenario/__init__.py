@@ -5,8 +5,11 @@ the same way. The parts::
 
     model     Scenario, its steps and expectations; load_scenario() gives one or a one-line error
     target    Target: a server, who we can be there (Credentials → Account), what it offers
-    runner    ScenarioRun / run_scenarios(): steps in order, races together, waits on the push stream
+    runner    ScenarioRun / run_scenarios(): steps in order, races together, clean-up after
+    watch     Watcher: a party's calls from the push stream or polling, for wait steps
+    judge     a step's answer against its expect / simulator tables
     contract  what every answer must look like, judged on the bytes sent (documented vs SIMULATOR.md)
+    transport RecordingTransport: the exchange as it went
     report    human lines, JSON Lines and JUnit XML
     library   the scenarios shipped in softphone/scenarios/
 

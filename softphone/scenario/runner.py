@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,36 +23,27 @@ from typing import Any, Protocol
 from softphone.api import (
     LIVE_STATUSES,
     ApiError,
-    Backoff,
     CallClient,
-    CallState,
     CallStatus,
-    ConnectionChanged,
-    ConnectionState,
-    PushStream,
     SoftphoneError,
-    StatesReceived,
     TransportError,
-    error_for,
 )
 from softphone.core import Source
 from softphone.scenario.contract import (
     Answer,
     Finding,
-    documented_message,
     read_answer,
     review,
     review_version,
 )
+from softphone.scenario.judge import judge, judge_group
 from softphone.scenario.model import (
-    ANY_ERROR,
     AnyStep,
     Basis,
     CallStep,
     Capability,
     DialStep,
     Expect,
-    GroupExpect,
     ListStep,
     MediaStep,
     Scenario,
@@ -62,15 +52,9 @@ from softphone.scenario.model import (
 )
 from softphone.scenario.target import Account, Target, Unavailable, Unreachable
 from softphone.scenario.transport import Exchange, RecordingTransport
+from softphone.scenario.watch import Watcher
 
-POLL_INTERVAL = 0.2
-"""How often a party polls where the server has no push channel: a test tool may ask often."""
-STREAM_BACKOFF = Backoff(initial=0.1, maximum=1.0)
-READY_SECONDS = 10.0
 BOGUS_TOKEN = "softphone-check-not-a-token"
-STREAM_SOURCES = {"push": Source.PUSH, "hello": Source.PUSH, "poll": Source.POLL, "resync": Source.RESYNC}
-"""How a state came: a hello is the push channel's too (a callee that connects while rung learns it so)."""
-PREFERRED_SOURCES = (Source.PUSH, Source.POLL, Source.RESYNC)
 
 
 class Outcome(StrEnum):
@@ -150,83 +134,6 @@ class CallTrack:
         if isinstance(version, int) and (self.version is None or version > self.version):
             self.version = version
             self.status = status if isinstance(status, str) else self.status
-
-
-class Watcher:
-    """One party's view of its calls from the push stream (or polling): the newest state of each."""
-
-    def __init__(self, client: CallClient, *, poll: bool) -> None:
-        self.client = client
-        self.stream = PushStream(
-            client, mode="poll" if poll else "auto", poll_interval=POLL_INTERVAL, backoff=STREAM_BACKOFF
-        )
-        self.newest: dict[int, CallState] = {}
-        self.sources: dict[tuple[int, int], set[Source]] = {}
-        self.pushed: dict[int, list[int]] = {}
-        """Versions of each call in the order pushes brought them."""
-        self.connection: ConnectionState = "connecting"
-        self._ready = asyncio.Event()
-        self._changed = asyncio.Condition()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Follow the stream, and return once it is connected or polling (so pushes are not missed)."""
-        self._task = asyncio.create_task(self._follow(), name=f"scenario-watch-{self.client.terminal_id}")
-        try:
-            async with asyncio.timeout(READY_SECONDS):
-                await self._ready.wait()
-        except TimeoutError:
-            raise Unreachable(f"the push stream of {self.client.terminal_id} did not connect within {READY_SECONDS:.0f}s")
-
-    async def _follow(self) -> None:
-        async for event in self.stream.events():
-            if isinstance(event, ConnectionChanged):
-                self.connection = event.state
-                if event.state in ("connected", "polling"):
-                    self._ready.set()
-            elif isinstance(event, StatesReceived):
-                for state in event.states:
-                    await self.take(state, STREAM_SOURCES[event.source])
-
-    async def take(self, state: CallState, source: Source) -> None:
-        known = self.newest.get(state.call_id)
-        if known is None or state.version >= known.version:
-            self.newest[state.call_id] = state
-        self.sources.setdefault((state.call_id, state.version), set()).add(source)
-        if source is Source.PUSH:
-            self.pushed.setdefault(state.call_id, []).append(state.version)
-        async with self._changed:
-            self._changed.notify_all()
-
-    async def until(self, call_id: int, statuses: Sequence[str], timeout: float, *, pushed: bool) -> tuple[CallState, Source]:
-        """The call's state once its newest known status is one of ``statuses`` (seen on the push channel
-        if ``pushed``). Looks once right away; ``TimeoutError`` carries the last state seen."""
-        self.stream.track(call_id)
-        await self.take(await self.client.call_state(call_id), Source.POLL)
-
-        def reached() -> bool:
-            state = self.newest.get(call_id)
-            if state is None or state.status not in statuses:
-                return False
-            return not pushed or Source.PUSH in self.sources[(call_id, state.version)]
-
-        try:
-            async with asyncio.timeout(timeout), self._changed:
-                await self._changed.wait_for(reached)
-        except TimeoutError:
-            state = self.newest.get(call_id)
-            seen = f"{state.status} v{state.version}" if state else "nothing"
-            how = " on the push channel" if pushed else ""
-            raise TimeoutError(f"{' or '.join(statuses)}{how} not seen within {timeout:g}s (last seen: {seen})") from None
-        state = self.newest[call_id]
-        sources = self.sources[(call_id, state.version)]
-        return state, next(source for source in PREFERRED_SOURCES if source in sources)
-
-    async def close(self) -> None:
-        await self.stream.close()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self.client.aclose()
 
 
 @dataclass
@@ -323,7 +230,7 @@ class ScenarioRun:
             raise next((p for p in problems if not isinstance(p, asyncio.BrokenBarrierError)), problems[0])
         members = [outcome for outcome in outcomes if isinstance(outcome, StepResult)]
         codes = [member.answer.code if member.answer else None for member in members]
-        findings = _judge_group(group.expect, Basis.DOCUMENTED, codes) + _judge_group(group.simulator, Basis.SIMULATOR, codes)
+        findings = judge_group(group.expect, Basis.DOCUMENTED, codes) + judge_group(group.simulator, Basis.SIMULATOR, codes)
         words = ", ".join(f"{member.party} {member.text}" for member in members)
         result = self._record(
             StepResult(number, None, "together", f"together: {words}", elapsed, at, None, None, None, None),
@@ -483,8 +390,8 @@ class ScenarioRun:
         if default_code and not gives_code:
             documented = documented.model_copy(update={"code": [0]})
         return [
-            *_judge(documented, Basis.DOCUMENTED, step.action, answer, before, self._call_ids),
-            *_judge(step.simulator, Basis.SIMULATOR, step.action, answer, before, self._call_ids),
+            *judge(documented, Basis.DOCUMENTED, step.action, answer, before, self._call_ids),
+            *judge(step.simulator, Basis.SIMULATOR, step.action, answer, before, self._call_ids),
         ]
 
     def _call_ids(self, names: list[str]) -> set[int]:
@@ -545,102 +452,6 @@ def _words(step: AnyStep) -> str:
             reason = f" ({step.reason})" if step.reason else ""
             return f"{step.action} {step.call or step.call_id}{reason}"
     return step.action
-
-
-def describe_codes(codes: Sequence[int | str], operation: str = "") -> str:
-    """``41004 非被叫方``, ``success or 41003 对方忙线``, ``an error``."""
-
-    def one(code: int | str) -> str:
-        if code == ANY_ERROR:
-            return "an error"
-        if code == 0:
-            return "success"
-        assert isinstance(code, int)
-        message = documented_message(operation, code) or type(error_for(code, "")).MESSAGE
-        return f"{code} {message}".rstrip()
-
-    return " or ".join(one(code) for code in codes)
-
-
-def _code_matches(code: int | None, wanted: Sequence[int | str]) -> bool:
-    return code is not None and (code in wanted or (ANY_ERROR in wanted and code != 0))
-
-
-def _judge(
-    expect: Expect | None,
-    basis: Basis,
-    operation: str,
-    answer: Answer,
-    before: int | None,
-    call_ids: Callable[[list[str]], set[int]],
-) -> list[Finding]:
-    if expect is None:
-        return []
-    if expect.code is not None and not _code_matches(answer.code, expect.code):
-        return [Finding(basis, f"expected {describe_codes(expect.code, operation)}, got {answer.summary()}")]
-    findings: list[Finding] = []
-    if expect.message is not None and answer.message != expect.message:
-        findings.append(Finding(basis, f"expected message {expect.message!r}, got {answer.message!r}"))
-    if not answer.ok:
-        return findings
-    status, version = answer.field("status"), answer.field("version")
-    if expect.status is not None and status not in expect.status:
-        findings.append(Finding(basis, f"expected status {' or '.join(expect.status)}, got {status!r}"))
-    if expect.version is not None:
-        wanted = _wanted_version(expect.version, before)
-        if wanted is None:
-            findings.append(Finding(basis, f"version {expect.version!r}: no version of this call was seen before"))
-        elif not wanted[0](version):
-            findings.append(Finding(basis, f"expected version {wanted[1]}, got {version!r}"))
-    if expect.end_reason is not None and answer.field("end_reason") != expect.end_reason:
-        findings.append(
-            Finding(basis, f"expected end_reason {expect.end_reason!r}, got {answer.field('end_reason')!r}")
-        )
-    if expect.started_at is not None and (answer.field("started_at") is not None) != expect.started_at:
-        wanted_text = "set" if expect.started_at else "null"
-        findings.append(Finding(basis, f"expected started_at {wanted_text}, got {answer.field('started_at')!r}"))
-    for name, value in (expect.fields or {}).items():
-        if answer.field(name) != value:
-            findings.append(Finding(basis, f"expected {name} {value!r}, got {answer.field(name)!r}"))
-    listed = {call.get("call_id") for call in answer.field("calls") or [] if isinstance(call, dict)}
-    if expect.includes is not None and not call_ids(expect.includes) <= listed:
-        findings.append(Finding(basis, f"expected {', '.join(expect.includes)} listed, got call ids {sorted(listed)}"))
-    if expect.excludes is not None and call_ids(expect.excludes) & listed:
-        findings.append(Finding(basis, f"expected {', '.join(expect.excludes)} not listed, got {sorted(listed)}"))
-    return findings
-
-
-def _wanted_version(rule: int | str, before: int | None) -> tuple[Callable[[object], bool], str] | None:
-    """A test for the answered version and how to say it; ``None`` when it needs a version not seen."""
-    if isinstance(rule, int):
-        return (lambda version: version == rule), str(rule)
-    if before is None:
-        return None
-    if rule == ">":
-        return (lambda version: isinstance(version, int) and version > before), f"above {before}"
-    wanted = before + int(rule.removeprefix("+"))
-    return (lambda version: version == wanted), f"{wanted} ({rule} from {before})"
-
-
-def _judge_group(expect: GroupExpect | None, basis: Basis, codes: list[int | None]) -> list[Finding]:
-    """The members' codes against the expected ones, in any order; ``"error"`` stands for any refusal."""
-    if expect is None:
-        return []
-    remaining = Counter(code for code in codes if code is not None)
-    unmatched = len(codes) - sum(remaining.values())
-    wildcards = 0
-    for wanted in expect.codes:
-        if wanted == ANY_ERROR:
-            wildcards += 1
-        elif remaining[wanted] > 0:
-            remaining[wanted] -= 1
-        else:
-            unmatched += 1
-    leftover = [code for code, count in remaining.items() for _ in range(count)]
-    if unmatched or len(leftover) != wildcards or 0 in leftover:
-        got = ", ".join("none" if code is None else str(code) for code in codes)
-        return [Finding(basis, f"expected codes {', '.join(map(str, expect.codes))} in any order, got {got}")]
-    return []
 
 
 async def run_scenarios(
