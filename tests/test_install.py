@@ -75,7 +75,8 @@ def test_the_installed_command_runs_from_its_own_files(installed: Path, tmp_path
 
 
 def test_the_installed_simulator_and_commands_work(installed: Path, tmp_path: Path) -> None:
-    """``serve`` reads its bundled directory (package data); ``token`` and ``call`` talk to it."""
+    """``serve`` reads its bundled directory (package data); ``token``, ``call`` and ``run`` (with a bundled
+    scenario) talk to it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "serve.log").open("w")
@@ -89,6 +90,8 @@ def test_the_installed_simulator_and_commands_work(installed: Path, tmp_path: Pa
         placed = run(installed, "call", "bob", "--user", "alice", "--server", url, "--cancel-after", "0",
                      "--expect", "cancelled", cwd=tmp_path)  # fmt: skip
         assert placed.returncode == 0, placed.stdout + placed.stderr
+        scenario = run(installed, "run", "accept-from-calling", "--server", url, cwd=tmp_path)  # the bundled library
+        assert scenario.returncode == 0 and "PASS  accept-from-calling" in scenario.stdout, scenario.stdout + scenario.stderr
     finally:
         server.terminate()
         server.wait(timeout=10)

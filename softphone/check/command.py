@@ -5,17 +5,27 @@ from __future__ import annotations
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from softphone import exit_codes
-from softphone.scenario.command import Collected, credential_options, report_options, run_engine
+from softphone.commandline import OneLineCommand, UsageProblem, sign_in_options
+from softphone.exit_codes import ExitCode
+from softphone.scenario.command import (
+    Collected,
+    credential_options,
+    profile_conversations,
+    profile_credentials,
+    report_options,
+    run_engine,
+)
 
 if TYPE_CHECKING:
     from softphone.scenario import Credential, Scenario, ScenarioResult, StepResult
+    from softphone.settings import SignIn
 
 
 class CheckTable:
@@ -52,23 +62,20 @@ class CheckJson:
 
     def scenario_done(self, result: ScenarioResult) -> None:
         from softphone.check import verdict
-        from softphone.scenario import scenario_line
+        from softphone.scenario import scenario_record
 
-        line = scenario_line(result)
-        self.lines.emit({**line, "scope": "case", "result": verdict(result).value})
+        self.lines.emit(scenario_record(result, scope="case", verdict=verdict(result).value))
 
 
-@click.command("check")
-@click.option(
-    "--server", "server_url", default=None, help="The server to check. Default: a private simulator of the check's own."
-)
+@click.command("check", cls=OneLineCommand)
 @click.option(
     "--user",
     "users",
     multiple=True,
     metavar="NAME",
-    help="A user to sign in with the simulator's dev login; up to three, playing the caller (alice), the "
-    "callee (bob) and a stranger (carol) in that order. Default: alice, bob and carol.",
+    help="Up to three users, playing the caller (alice), the callee (bob) and a stranger (carol) in that "
+    "order: a profile's user, or one the simulator's dev login signs in. Default: the profile's first "
+    "three users, or alice, bob and carol.",
 )
 @credential_options
 @click.option(
@@ -79,8 +86,9 @@ class CheckJson:
     help="Run only the cases whose names match (e.g. 'accept-*'); repeatable. Default: every case.",
 )
 @report_options
+@sign_in_options(identity=False)
 def check(
-    server_url: str | None,
+    sign_in: SignIn,
     users: tuple[str, ...],
     tokens: dict[str, Credential],
     conversations: dict[frozenset[str], int],
@@ -94,26 +102,28 @@ def check(
     A difference from REFERENCE.md fails; a difference from a SIMULATOR.md decision (exact +1
     versions, which error comes first, idempotency, extension routes) warns, and fails with --strict.
     Cases that need what the server lacks (push, directory, a third user) are skipped, saying why.
-    For a real server give tokens: --token alice=USER_ID:TOKEN --token bob=... [--token carol=...]
-    and --conversation alice,bob=ID (and alice,carol / bob,carol) where it has no directory.
+    Without --server (or a profile's server) it checks a private simulator of its own. For a real
+    server, a profile names the users and conversations; or give --token alice=USER_ID:TOKEN
+    --token bob=... [--token carol=...] and --conversation alice,bob=ID (and alice,carol, bob,carol).
     Exit 0 when every case passed, 1 when one failed.
     """
     from softphone.check import PRIVATE_RING_TIMEOUT, ROLES, check_cases, role_credentials, verdict
     from softphone.launch import private_simulator
+    from softphone.records import SummaryRecord
     from softphone.scenario import Credentials, Target, run_scenarios, totals, write_junit
-    from softphone.scenario.report import now
 
-    if len(users) > len(ROLES):
-        raise click.UsageError(f"--user: at most {len(ROLES)} users (a caller, a callee and a stranger)")
     strangers = sorted(set(tokens) - set(ROLES))
     if strangers:
-        raise click.UsageError(f"--token {strangers[0]}=...: the check's users are {', '.join(ROLES)}")
+        raise UsageProblem(f"--token {strangers[0]}=...: the check's users are {', '.join(ROLES)}")
+    if len(users) + len(tokens) > len(ROLES):
+        raise UsageProblem(f"--user and --token name more than {len(ROLES)} users (a caller, a callee and a stranger)")
     cases = [case for case in check_cases() if not patterns or any(fnmatch(case[0].name, p) for p in patterns)]
     if not cases:
-        raise click.UsageError(f"--case: no case matches {', '.join(patterns)}")
-    credentials = role_credentials(list(users), Credentials(users=tokens, conversations=conversations))
-    if len(users) + len(tokens) > len(ROLES):
-        raise click.UsageError(f"--user and --token together name more than {len(ROLES)} users")
+        raise UsageProblem(f"--case: no case matches {', '.join(patterns)}")
+    known = profile_credentials(sign_in)
+    names = list(users) or ([] if tokens else list(sign_in.users)[: len(ROLES)] or list(ROLES))
+    given = Credentials(users=tokens, conversations={**profile_conversations(sign_in), **conversations})
+    credentials = role_credentials(names, known, given)
     json_report = CheckJson() if as_json else None
     collected = Collected(json_report or CheckTable(click.echo))
 
@@ -127,29 +137,27 @@ def check(
                 write_junit(junit, "softphone check", collected.results, classname=_classname)
         return collected.results
 
-    if server_url is None:
+    if sign_in.server is None:
         with (
             tempfile.TemporaryDirectory(prefix="softphone-check-") as workdir,
-            private_simulator(Path(workdir), "--ring-timeout", str(PRIVATE_RING_TIMEOUT)) as url,
+            private_simulator(Path(workdir), "--ring-timeout", str(PRIVATE_RING_TIMEOUT)) as server,
         ):
-            results = check_at(url, f"a private simulator at {url}")
-        server_url = url
+            results = check_at(server, f"a private simulator at {server}")
     else:
-        results = check_at(server_url, server_url)
+        server = sign_in.server
+        results = check_at(server, server)
     count = totals(results)
     warned = sum(verdict(result).value == "warn" for result in results)
     if json_report is not None:
-        json_report.lines.emit(
-            {"kind": "summary", "at": now(), "scope": "check", "server": server_url, "strict": strict, **count}
-        )
+        summary = SummaryRecord(at=datetime.now(UTC), scope="check", server=server, strict=strict, **count)
+        json_report.lines.emit(summary)
     else:
         click.echo(
             f"{count['total']} cases: {count['pass'] - warned} passed, {warned} passed with warnings, "
             f"{count['fail']} failed, {count['skip']} skipped"
         )
-    sys.exit(exit_codes.EXPECTATION_FAILED if count["fail"] else exit_codes.OK)
+    click.get_current_context().exit(ExitCode.EXPECTATION_FAILED if count["fail"] else ExitCode.OK)
 
 
 def _classname(result: ScenarioResult) -> str:
     return "softphone.check.own" if result.source == "softphone check" else "softphone.check.library"
-

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 from softphone.check.cases import generated_cases
 from softphone.scenario import (
+    Credential,
     Credentials,
     Outcome,
     Scenario,
@@ -45,10 +47,14 @@ def check_cases() -> list[tuple[Scenario, str]]:
     return [(load_scenario(path), str(path)) for path in library()] + generated_cases()
 
 
-def role_credentials(users: list[str], given: Credentials) -> Credentials:
-    """The library's alice, bob and carol played by ``users`` in order (dev login), or by given tokens."""
-    logins = {role: user for role, user in zip([r for r in ROLES if r not in given.users], users, strict=False)}
-    if not users and not given.users:
-        logins = {role: role for role in ROLES}
-    return Credentials(users=given.users, logins=logins, conversations=given.conversations, login_others=False)
-
+def role_credentials(names: list[str], known: Mapping[str, Credential], given: Credentials) -> Credentials:
+    """The library's alice, bob and carol: played by given tokens (named by role), then by ``names`` in
+    order, each with its known token (a profile's) or signed in by the simulator's dev login."""
+    users = dict(given.users)
+    logins: dict[str, str] = {}
+    for role, name in zip([role for role in ROLES if role not in users], names, strict=False):
+        if name in known:
+            users[role] = known[name]
+        else:
+            logins[role] = name
+    return Credentials(users=users, logins=logins, conversations=given.conversations, login_others=False)

@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from softphone.scenario.contract import Answer, Finding
     from softphone.scenario.library import library, library_dir, load_all, resolve
     from softphone.scenario.model import Basis, Capability, Scenario, ScenarioFileError, load_scenario, parse_scenario
-    from softphone.scenario.report import HumanReport, JsonLinesReport, scenario_line, totals, totals_words, write_junit
+    from softphone.scenario.report import (
+        HumanReport,
+        JsonLinesReport,
+        scenario_record,
+        totals,
+        totals_words,
+        write_junit,
+    )
     from softphone.scenario.runner import Outcome, Reporter, ScenarioResult, ScenarioRun, StepResult, run_scenarios
     from softphone.scenario.target import (
         Account,
@@ -53,7 +60,7 @@ _LAZY = {
     "parse_scenario": "softphone.scenario.model",
     "HumanReport": "softphone.scenario.report",
     "JsonLinesReport": "softphone.scenario.report",
-    "scenario_line": "softphone.scenario.report",
+    "scenario_record": "softphone.scenario.report",
     "totals": "softphone.scenario.report",
     "totals_words": "softphone.scenario.report",
     "write_junit": "softphone.scenario.report",
@@ -110,7 +117,7 @@ __all__ = [
     "parse_scenario",
     "resolve",
     "run_scenarios",
-    "scenario_line",
+    "scenario_record",
     "totals",
     "totals_words",
     "write_junit",

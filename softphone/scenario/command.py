@@ -1,7 +1,9 @@
-"""``softphone run``: scenario files against a server, with the exit codes every command shares.
+"""``softphone run``: scenario files against a server, on the shared sign-in options and exit codes.
 
 The command only reads options and files and reports; the engine is ``softphone.scenario``. Heavy
-imports wait until the command runs, so ``softphone --help`` stays quick.
+imports wait until the command runs, so ``softphone --help`` stays quick. ``--server``, ``--profile``
+and ``--config`` are the shared options (a profile's users and conversations sign the scenarios'
+users in); ``--token NAME=USER_ID:TOKEN`` and ``--conversation A,B=ID`` give the same without a file.
 """
 
 from __future__ import annotations
@@ -9,15 +11,18 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from softphone import exit_codes
+from softphone.commandline import CommandFailed, OneLineCommand, UsageProblem, sign_in_options
+from softphone.exit_codes import ExitCode
 
 if TYPE_CHECKING:
-    from softphone.scenario import Credential, Scenario, ScenarioResult, StepResult
+    from softphone.scenario import Credential, Reporter, Scenario, ScenarioResult, StepResult
+    from softphone.settings import SignIn
 
 ResultT = TypeVar("ResultT")
 
@@ -91,23 +96,41 @@ def report_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def run_engine(work: Coroutine[Any, Any, ResultT]) -> ResultT:
-    """Run the engine; a server that cannot be reached or refuses to sign in exits with its code."""
+    """Run the engine; a server that cannot be reached or refuses to sign in ends the command with its code."""
     from softphone.scenario import SignInRefused, Unreachable
 
     try:
         return asyncio.run(work)
     except Unreachable as error:
-        click.echo(f"Error: cannot reach the server: {error}", err=True)
-        sys.exit(exit_codes.UNREACHABLE)
+        raise CommandFailed(f"cannot reach the server: {error}", ExitCode.UNREACHABLE) from None
     except SignInRefused as error:
-        click.echo(f"Error: the server refused: {error}", err=True)
-        sys.exit(exit_codes.SERVER_REFUSED)
+        raise CommandFailed(f"the server refused: {error}", ExitCode.SERVER_REFUSED) from None
+
+
+def profile_credentials(sign_in: SignIn) -> dict[str, Credential]:
+    """The profile's users that have a token, by their names; one without a user id cannot say who it is."""
+    from softphone.scenario import Credential
+
+    known: dict[str, Credential] = {}
+    for alias, user in sign_in.users.items():
+        if user.token is None:
+            continue  # signed in by the simulator's dev login, as the profile means
+        if user.user_id is None:
+            raise UsageProblem(f"profile {sign_in.profile}, user {alias}: a token needs its user_id here")
+        known[alias] = Credential(user.user_id, user.token, user.terminal_id, alias)
+    return known
+
+
+def profile_conversations(sign_in: SignIn) -> dict[frozenset[str], int]:
+    from softphone.settings import pair_of
+
+    return {pair_of(key): conversation for key, conversation in sign_in.conversations.items()}
 
 
 class Collected:
     """A reporter that keeps every result and passes each event on to the reporters that print."""
 
-    def __init__(self, *reporters: Any) -> None:
+    def __init__(self, *reporters: Reporter) -> None:
         self.reporters = reporters
         self.results: list[ScenarioResult] = []
 
@@ -125,30 +148,34 @@ class Collected:
             reporter.scenario_done(result)
 
 
-@click.command("run")
+@click.command("run", cls=OneLineCommand)
 @click.argument("scenarios", nargs=-1, metavar="SCENARIO...")
-@click.option("--server", "server_url", default=None, help="Call API base URL. Default: the local simulator, started if needed.")
-@credential_options
-@click.option("--poll", is_flag=True, help="Follow calls by polling instead of the push channel.")
-@report_options
 @click.option("--list", "list_library", is_flag=True, help="List the bundled scenarios and exit.")
+@click.option(
+    "--poll/--no-poll", default=None, help="Follow calls by polling instead of the push channel (default: the profile's)."
+)
+@credential_options
+@report_options
+@sign_in_options(identity=False)
 def run(
     scenarios: tuple[str, ...],
-    server_url: str | None,
+    sign_in: SignIn,
+    list_library: bool,
+    poll: bool | None,
     tokens: dict[str, Credential],
     conversations: dict[frozenset[str], int],
-    poll: bool,
     junit: Path | None,
     as_json: bool,
     strict: bool,
-    list_library: bool,
 ) -> None:
     """Run scenario files: parties, their steps and what each step expects (see the README).
 
-    SCENARIO is a TOML file, or the name of a bundled one (softphone run --list). Exit 0 when every
-    expectation held, 1 when one failed, 2 for a bad file, 3 when the server refused to sign a user
-    in, 4 when it cannot be reached.
+    SCENARIO is a TOML file, or the name of a bundled one (softphone run --list). The scenarios' users
+    sign in with the profile's tokens, --token, or the simulator's dev login. Exit 0 when every
+    expectation held, 1 when one failed, 2 for a bad option or file, 3 when the server refused to
+    sign a user in, 4 when it cannot be reached.
     """
+    from softphone.records import SummaryRecord
     from softphone.scenario import (
         Credentials,
         HumanReport,
@@ -163,24 +190,28 @@ def run(
         totals_words,
         write_junit,
     )
-    from softphone.scenario.report import now
 
     if list_library:
         for path in library():
             click.echo(f"{path.stem:<32} {load_scenario(path).description}")
         return
     if not scenarios:
-        raise click.UsageError("name at least one scenario file (or a bundled scenario: softphone run --list)")
+        raise UsageProblem("name at least one scenario file (or a bundled scenario: softphone run --list)")
     try:
         loaded = load_all(list(scenarios))
     except ScenarioFileError as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(exit_codes.USAGE)
-    if server_url is None:
+        raise UsageProblem(str(error)) from None
+    credentials = Credentials(
+        users={**profile_credentials(sign_in), **tokens},
+        conversations={**profile_conversations(sign_in), **conversations},
+    )
+    if sign_in.server is None:
         from softphone.launch import ensure_local_simulator
 
-        server_url = ensure_local_simulator()
-    target = Target(server_url, Credentials(users=tokens, conversations=conversations), poll=poll)
+        server = ensure_local_simulator()
+    else:
+        server = sign_in.server
+    target = Target(server, credentials, poll=sign_in.poll if poll is None else poll)
     json_report = JsonLinesReport(sys.stdout) if as_json else None
     collected = Collected(json_report or HumanReport(click.echo))
     try:
@@ -190,8 +221,7 @@ def run(
             write_junit(junit, "softphone run", collected.results, classname=lambda _: "softphone.run")
     results = collected.results
     if json_report is not None:
-        json_report.emit({"kind": "summary", "at": now(), "scope": "run", **totals(results)})
+        json_report.emit(SummaryRecord(at=datetime.now(UTC), scope="run", **totals(results)))
     else:
         click.echo(totals_words(results))
-    sys.exit(exit_codes.EXPECTATION_FAILED if totals(results)["fail"] else exit_codes.OK)
-
+    click.get_current_context().exit(ExitCode.EXPECTATION_FAILED if totals(results)["fail"] else ExitCode.OK)

@@ -1,32 +1,24 @@
 """How a run is told: short lines for people, JSON Lines for scripts, JUnit XML for CI.
 
-JSON Lines follow the shape every softphone command shares: each line has ``kind`` (``event`` for an
-answer or a state, ``error`` for a refusal, ``summary`` for a group, a scenario or the run) and ``at``
-(ISO 8601 UTC); events carry ``call_id``, ``version``, ``status``, ``source`` and ``end_reason``,
-errors ``code`` and ``message``.
+JSON Lines are the records every softphone command prints (``softphone.records``): an ``event`` for an
+answer or a state (``call_id``, ``version``, ``status``, ``source``, ``end_reason``), an ``error`` for a
+refusal (``code``, ``message``), a ``summary`` for a group, a scenario or the run; each step's line adds
+the scenario, the step, its party and action, and what was wrong with it.
 """
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from softphone.core import Source
+from softphone.records import ErrorRecord, EventRecord, Record, SummaryRecord, iso_moment
 from softphone.scenario.contract import Finding
 from softphone.scenario.model import Scenario
 from softphone.scenario.runner import Outcome, ScenarioResult, StepResult
-
-
-def iso(moment: datetime) -> str:
-    """``2026-11-29T15:25:01.123Z``: milliseconds, because steps follow each other fast."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def now() -> str:
-    return iso(datetime.now(UTC))
 
 
 class HumanReport:
@@ -80,25 +72,26 @@ class JsonLinesReport:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
-    def emit(self, line: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+    def emit(self, record: Record) -> None:
+        self.stream.write(record.line() + "\n")
         self.stream.flush()
 
     def scenario_started(self, scenario: Scenario, source: str) -> None:
         """Nothing: the scenario's summary line names it, with its result."""
 
     def step_done(self, scenario: Scenario, step: StepResult) -> None:
-        self.emit(step_line(scenario.name, step))
+        self.emit(step_record(scenario.name, step))
 
     def scenario_done(self, result: ScenarioResult) -> None:
-        self.emit(scenario_line(result))
+        self.emit(scenario_record(result))
 
 
 def _findings(findings: Sequence[Finding]) -> list[dict[str, str]]:
     return [{"basis": finding.basis.value, "text": finding.text} for finding in findings]
 
 
-def step_line(scenario: str, step: StepResult) -> dict[str, Any]:
+def step_record(scenario: str, step: StepResult) -> Record:
+    """An ``event`` for an answer or a state, an ``error`` for a refusal, a ``summary`` for a group or a list."""
     common: dict[str, Any] = {
         "scenario": scenario,
         "step": step.number,
@@ -111,44 +104,40 @@ def step_line(scenario: str, step: StepResult) -> dict[str, Any]:
         "warnings": _findings(step.warnings),
     }
     answer = step.answer
-    if step.party is None:
-        return {"kind": "summary", "at": iso(step.at), "scope": "together", **common}
     if answer is None or not answer.ok:
-        return {
-            "kind": "error",
-            "at": iso(step.at),
-            "call_id": step.call_id,
-            "code": answer.code if answer else None,
-            "message": answer.message if answer else (step.failures[0].text if step.failures else ""),
-            "source": step.source.value if step.source else None,
-            **common,
-        }
-    return {
-        "kind": "event",
-        "at": iso(step.at),
-        "call_id": answer.field("call_id") if answer.field("call_id") is not None else step.call_id,
-        "version": answer.field("version"),
-        "status": answer.field("status"),
-        "end_reason": answer.field("end_reason"),
-        "source": step.source.value if step.source else None,
+        if step.party is None:
+            return SummaryRecord(at=step.at, scope="together", **common)
+        code, message = (answer.code, answer.message) if answer else (None, step.failures[0].text if step.failures else "")
+        return ErrorRecord(at=step.at, code=code, message=message, call_id=step.call_id, **common)
+    call_id = answer.field("call_id") or step.call_id
+    if call_id is None:
+        calls = [call.get("call_id") for call in answer.field("calls") or [] if isinstance(call, dict)]
+        return SummaryRecord(at=step.at, scope="step", calls=calls, **common)
+    return EventRecord(
+        at=step.at,
+        call_id=call_id,
+        version=answer.field("version"),
+        status=answer.field("status"),
+        end_reason=answer.field("end_reason"),
+        source=step.source or Source.RESPONSE,
         **common,
-    }
+    )
 
 
-def scenario_line(result: ScenarioResult) -> dict[str, Any]:
-    return {
-        "kind": "summary",
-        "at": now(),
-        "scope": "scenario",
-        "scenario": result.scenario.name,
-        "file": result.source,
-        "result": result.outcome.value,
-        "reason": result.reason,
-        "steps": len(result.steps),
-        "seconds": round(result.seconds, 3),
-        "failures": [{"step": step.number, "basis": f.basis.value, "text": f.text} for step, f in result.failures],
-        "warnings": [{"step": step.number, "basis": f.basis.value, "text": f.text} for step, f in result.warnings],
-    }
+def scenario_record(result: ScenarioResult, *, scope: str = "scenario", verdict: str | None = None) -> SummaryRecord:
+    """A scenario's summary line; the check calls it a ``case`` and has verdicts of its own (``warn``)."""
+    return SummaryRecord(
+        at=datetime.now(UTC),
+        scope=scope,
+        scenario=result.scenario.name,
+        file=result.source,
+        result=verdict or result.outcome.value,
+        reason=result.reason,
+        steps=len(result.steps),
+        seconds=round(result.seconds, 3),
+        failures=[{"step": step.number, "basis": f.basis.value, "text": f.text} for step, f in result.failures],
+        warnings=[{"step": step.number, "basis": f.basis.value, "text": f.text} for step, f in result.warnings],
+    )
 
 
 def totals(results: Sequence[ScenarioResult]) -> dict[str, int]:
@@ -180,7 +169,7 @@ def write_junit(
         errors="0",
         skipped=str(count["skip"]),
         time=seconds,
-        timestamp=iso(datetime.now(UTC)),
+        timestamp=iso_moment(datetime.now(UTC)),
     )
     for result in results:
         case = ET.SubElement(

@@ -45,11 +45,12 @@ class Unavailable(Exception):
 
 @dataclass(frozen=True)
 class Credential:
-    """A token for a user, as a real server issues them."""
+    """A token for a user, as a real server issues them; ``name`` is what a profile calls the user."""
 
     user_id: int
     token: str
     terminal_id: str | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class Target:
     async def _sign_in(self, alias: str) -> Account:
         given = self.credentials.users.get(alias)
         if given is not None:
-            return Account(alias, given.user_id, given.token, alias, given.terminal_id)
+            return Account(alias, given.user_id, given.token, given.name or alias, given.terminal_id)
         login = self.credentials.logins.get(alias)
         if login is None and not self.credentials.login_others:
             raise Unavailable(f"no user plays {alias}: give one more user")

@@ -17,7 +17,7 @@ from support.server import ServerFactory, ServerProcess
 from softphone.check import check_cases
 from softphone.launch import free_port, local_url
 
-from .conftest import RING_TIMEOUT, Softphone, json_lines
+from .conftest import RING_TIMEOUT, Softphone, documented_only_profile, json_lines
 
 CASES = [scenario.name for scenario, _ in check_cases()]
 
@@ -40,23 +40,11 @@ def test_check_without_a_server_passes_on_a_private_simulator(softphone: Softpho
     assert classes["glare"] == "softphone.check.library" and classes["limit-reason"] == "softphone.check.own"
 
 
-def documented_only_credentials(server: ServerProcess) -> list[str]:
-    """Tokens and conversation ids as documented-only mode prints them at start, as options."""
-    log = server.log()
-    options: list[str] = []
-    for name, user_id, token in re.findall(r"^(alice|bob|carol) \(\w+\): --user-id (\d+) --token (\S+)$", log, re.M):
-        options += ["--token", f"{name}={user_id}:{token}"]
-    for one, other in (("alice", "bob"), ("alice", "carol"), ("bob", "carol")):
-        section = log.split(f"\n{one} (", 1)[1]
-        conversation = re.search(rf"with {other} \(\d+\): --conversation (\d+)", section)
-        assert conversation is not None
-        options += ["--conversation", f"{one},{other}={conversation[1]}"]
-    return options
-
-
-def test_check_passes_documented_only_mode_skipping_what_it_lacks(server_factory: ServerFactory, softphone: Softphone) -> None:
+def test_check_passes_documented_only_mode_skipping_what_it_lacks(
+    server_factory: ServerFactory, softphone: Softphone, tmp_path: Path
+) -> None:
     server = server_factory(ring_timeout=RING_TIMEOUT, args=["--documented-only"])
-    done = softphone("check", "--server", server.base_url, "--json", *documented_only_credentials(server))
+    done = softphone("check", "--json", *documented_only_profile(server, tmp_path / "config.toml"))
     assert done.returncode == 0, done.stdout + done.stderr
     cases = case_lines(done.stdout)
     assert list(cases) == CASES
@@ -74,10 +62,10 @@ def test_without_a_directory_or_conversation_ids_cases_are_skipped_saying_what_t
     server_factory: ServerFactory, softphone: Softphone
 ) -> None:
     server = server_factory(ring_timeout=RING_TIMEOUT, args=["--documented-only"])
-    tokens = [option for option in documented_only_credentials(server) if "=" in option and ":" in option]
+    tokens = re.findall(r"^(alice|bob|carol) \(\w+\): --user-id (\d+) --token (\S+)$", server.log(), re.M)
     done = softphone(
         "check", "--server", server.base_url, "--case", "accept-by-caller", "--case", "unknown-call",
-        *[item for token in tokens for item in ("--token", token)],
+        *[option for name, user_id, token in tokens for option in ("--token", f"{name}={user_id}:{token}")],
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert (
@@ -195,7 +183,7 @@ def test_an_unreachable_server_exits_4_and_no_dev_login_exits_3_saying_to_give_t
     simulator: ServerProcess, softphone: Softphone
 ) -> None:
     unreachable = softphone("check", "--server", local_url(free_port()), "--case", "glare")
-    assert unreachable.returncode == 4 and unreachable.stderr.startswith("Error: cannot reach the server:")
+    assert unreachable.returncode == 4 and unreachable.stderr.startswith("cannot reach the server:")
 
     def no_dev_login(method: str, path: str, answer: Any) -> Any:
         return {"code": 40401, "message": "接口不存在", "data": None} if path == "/api/dev/login" else answer
@@ -204,6 +192,18 @@ def test_an_unreachable_server_exits_4_and_no_dev_login_exits_3_saying_to_give_t
         refused = softphone("check", "--server", url, "--case", "glare")
     assert refused.returncode == 3
     assert refused.stderr == (
-        "Error: the server refused: signing in alice: the server has no dev login; give a token: "
+        "the server refused: signing in alice: the server has no dev login; give a token: "
         "--token alice=USER_ID:TOKEN\n"
     )
+
+
+def test_a_profiles_users_play_the_caller_callee_and_stranger_in_order(
+    server_factory: ServerFactory, softphone: Softphone, tmp_path: Path
+) -> None:
+    server = server_factory(ring_timeout=RING_TIMEOUT, args=["--documented-only"])
+    aliases = {"alice": "ann", "bob": "ben", "carol": "cat"}
+    options = documented_only_profile(server, tmp_path / "config.toml", aliases)
+    cases = ["accept-by-stranger", "busy", "error-order"]
+    done = softphone("check", *options, *[option for case in cases for option in ("--case", case)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [line.split()[:2] for line in done.stdout.splitlines()[1:-1]] == [["PASS", case] for case in cases]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from support.server import ServerProcess
+from support.server import ServerFactory, ServerProcess
 
 from softphone.launch import free_port, local_url
 from softphone.scenario import library
 
-from .conftest import Softphone, json_lines
+from .conftest import RING_TIMEOUT, Softphone, documented_only_profile, json_lines
 
 FAILING = """\
 description = "Expects the wrong code on purpose"
@@ -103,13 +103,13 @@ def test_a_bad_file_exits_2_in_one_line_before_anything_runs(softphone: Softphon
     done = softphone("run", "glare", str(scenario), "--server", local_url(free_port()))
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr == f"Error: {scenario}: step 2 (accept), field expext: extra inputs are not permitted\n"
+    assert done.stderr == f"softphone run: {scenario}: step 2 (accept), field expext: extra inputs are not permitted\n"
 
 
 def test_an_unreachable_server_exits_4(softphone: Softphone) -> None:
     done = softphone("run", "glare", "--server", local_url(free_port()))
     assert done.returncode == 4
-    assert done.stderr.startswith("Error: cannot reach the server:") and len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith("cannot reach the server:") and len(done.stderr.splitlines()) == 1
 
 
 def test_a_refused_sign_in_exits_3_with_the_servers_code(simulator: ServerProcess, softphone: Softphone, tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_a_refused_sign_in_exits_3_with_the_servers_code(simulator: ServerProces
     scenario.write_text(FAILING.replace('bob = "bob"', 'bob = "nobody-here"'), encoding="utf-8")
     done = softphone("run", str(scenario), "--server", simulator.base_url)
     assert done.returncode == 3
-    assert "Error: the server refused: signing in nobody-here: 40001 参数错误" in done.stderr
+    assert "the server refused: signing in nobody-here: 40001 参数错误" in done.stderr
 
 
 def test_a_scenario_needing_a_short_ring_timeout_is_skipped_on_a_long_one(
@@ -154,3 +154,22 @@ def test_list_names_every_bundled_scenario(softphone: Softphone) -> None:
     done = softphone("run", "--list")
     assert done.returncode == 0
     assert [line.split()[0] for line in done.stdout.splitlines()] == [path.stem for path in library()]
+
+
+def test_a_profile_signs_the_scenarios_users_in_where_there_is_no_directory(
+    server_factory: ServerFactory, softphone: Softphone, tmp_path: Path
+) -> None:
+    server = server_factory(ring_timeout=RING_TIMEOUT, args=["--documented-only"])
+    options = documented_only_profile(server, tmp_path / "config.toml")
+    done = softphone("run", "answered-elsewhere", "busy", "--json", *options)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = json_lines(done.stdout)
+    waits = [line for line in lines if line.get("action") == "wait"]
+    assert waits and {line["source"] for line in waits} <= {"poll", "resync"}, "the profile says poll"
+    assert lines[-1]["pass"] == 2
+
+    config = tmp_path / "config.toml"
+    config.write_text(config.read_text().replace('user_id = 20002\n', ""), encoding="utf-8")
+    refused = softphone("run", "glare", *options)
+    assert refused.returncode == 2
+    assert refused.stderr == "softphone run: profile docs, user bob: a token needs its user_id here\n"
