@@ -173,3 +173,13 @@ def test_a_profile_signs_the_scenarios_users_in_where_there_is_no_directory(
     refused = softphone("run", "glare", *options)
     assert refused.returncode == 2
     assert refused.stderr == "softphone run: profile docs, user bob: a token needs its user_id here\n"
+
+
+def test_bad_options_are_one_line_and_exit_2(softphone: Softphone) -> None:
+    token = softphone("run", "glare", "--token", "alice:abc", "--server", local_url(free_port()))
+    assert token.returncode == 2
+    assert token.stderr.startswith("softphone run: Invalid value for '--token': 'alice:abc': expected NAME=USER_ID:TOKEN")
+    assert len(token.stderr.splitlines()) == 1
+    users = softphone("check", "--user", "a", "--user", "b", "--user", "c", "--user", "d", "--server", local_url(free_port()))
+    assert users.returncode == 2
+    assert users.stderr == "softphone check: --user and --token name more than 3 users (a caller, a callee and a stranger)\n"
