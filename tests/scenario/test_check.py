@@ -75,8 +75,8 @@ def test_without_a_directory_or_conversation_ids_cases_are_skipped_saying_what_t
     assert "PASS  unknown-call" in done.stdout
 
 
-def _answer(body: Any, path_end: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Mutation:
-    del body
+def on(path_end: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Mutation:
+    """The mutation that applies ``change`` to the answers of paths ending so (it returns None to leave one)."""
 
     def mutation(method: str, path: str, answer: Any) -> Any:
         if path.endswith(path_end) and isinstance(answer, dict):
@@ -115,20 +115,20 @@ def wrong_message(answer: dict[str, Any]) -> dict[str, Any] | None:
 MUTANTS: dict[str, tuple[Mutation, str, str]] = {
     # name: (the change, a case that must fail, what its failure must say: a regular expression)
     "a wrong error code": (
-        _answer(None, "/accept", wrong_code), "accept-by-caller", r"expected 41004 非被叫方, got 41005 非被叫方",
+        on("/accept", wrong_code), "accept-by-caller", r"expected 41004 非被叫方, got 41005 非被叫方",
     ),
     "a version not bumped": (
-        _answer(None, "/hangup", version_not_bumped), "hangup-from-accepted", r"expected version above 2, got 2",
+        on("/hangup", version_not_bumped), "hangup-from-accepted", r"expected version above 2, got 2",
     ),
     "a status skipped": (
         # Its wait or its state read, whichever sees "ongoing" first (polled lists still say "accepted").
-        _answer(None, "/state", status_skipped), "accept-from-calling", r"accepted.*'?ongoing'?",
+        on("/state", status_skipped), "accept-from-calling", r"accepted.*'?ongoing'?",
     ),
     "a missing field": (
-        _answer(None, "/api/calls/session", missing_field), "documented-example", r"dial answer lacks channel_name",
+        on("/api/calls/session", missing_field), "documented-example", r"dial answer lacks channel_name",
     ),
     "a wrong message": (
-        _answer(None, "/api/calls/session", wrong_message), "busy", r"error 41003 says '忙线中'; REFERENCE\.md says '对方忙线'",
+        on("/api/calls/session", wrong_message), "busy", r"error 41003 says '忙线中'; REFERENCE\.md says '对方忙线'",
     ),
 }  # fmt: skip
 
