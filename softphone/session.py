@@ -39,6 +39,7 @@ from softphone.api import (
     Action,
     ApiError,
     CallClient,
+    CallState,
     CallType,
     ConnectionChanged,
     ConnectionState,
@@ -192,7 +193,13 @@ class CallStream(Protocol):
     async def close(self) -> None: ...
 
 
-_STREAM_SOURCES = {"push": Source.PUSH, "poll": Source.POLL, "resync": Source.RESYNC, "hello": Source.RESYNC}
+_STREAM_SOURCES = {
+    "push": Source.PUSH,
+    "poll": Source.POLL,
+    "resync": Source.RESYNC,
+    "hello": Source.RESYNC,
+    "check": Source.RESYNC,
+}
 
 
 class Session:
@@ -301,7 +308,8 @@ class Session:
         try:
             async for event in stream.events():
                 if isinstance(event, StatesReceived):
-                    self._changed(self._take(event.states, _STREAM_SOURCES[event.source]))
+                    states = self._news(event.states) if event.source == "check" else event.states
+                    self._changed(self._take(states, _STREAM_SOURCES[event.source]))
                     await self._follow_up()
                     continue
                 if isinstance(event, ConnectionChanged):
@@ -544,6 +552,14 @@ class Session:
                 return
             if not await self.report_media(machine.call_id, stage.value, quality):
                 return
+
+    def _news(self, states: Iterable[CallState]) -> list[CallState]:
+        """Of the states a check brought, those the phone lacks: most repeat what it holds already."""
+        return [
+            state
+            for state in states
+            if (machine := self.phone.get(state.call_id)) is None or machine.version < state.version
+        ]
 
     def _take(self, snapshots: Iterable[Snapshot], source: Source) -> list[int]:
         """Apply snapshots that arrived together; the ids of the calls they were about."""

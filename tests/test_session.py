@@ -214,6 +214,30 @@ async def test_a_second_call_while_in_one_is_turned_away_busy() -> None:
     assert stream.tracked == {1}
 
 
+async def test_a_check_tells_only_what_the_phone_lacks() -> None:
+    """A check repeats every recent call; only a newer version or a call never heard of is news.
+
+    Regression (convergence under faults): the last push of a call was lost and nothing ever said so.
+    """
+    session, stream = bob_session(ScriptedServer()), ScriptedStream()
+    events = session.events(stream)
+    stream.feed(StatesReceived((state(1, ALICE, BOB),), "push"))
+    assert await next_event(events) == CallsChanged((1,))
+    ended = state(1, ALICE, BOB, "cancelled", 2, end_reason="caller_cancel")
+    missed = state(2, CAROL, BOB, "cancelled", 2, end_reason="caller_cancel")
+    old = state(3, ALICE, BOB, "rejected", 2, end_reason="user_reject")
+    stream.feed(StatesReceived((old,), "push"))
+    assert await next_event(events) == CallsChanged((3,))
+    stream.feed(StatesReceived((ended, missed, old), "check"))
+    assert await next_event(events) == CallsChanged((1, 2)), "call 3 is already known at v2"
+    stream.feed(StatesReceived((ended, missed, old), "check"))
+    assert await rest(events, stream) == [], "a check that brings nothing new is no event"
+    assert [(entry.version, entry.source.value, entry.marker) for entry in session.phone.calls[1].timeline] == [
+        (1, "push", None), (2, "resync", None),
+    ]
+    assert session.phone.calls[2].status == "cancelled", "a call that rang and ended unseen is in recent calls"
+
+
 async def test_the_streams_connection_and_problems_pass_through() -> None:
     session, stream = bob_session(ScriptedServer()), ScriptedStream()
     events = session.events(stream)

@@ -50,6 +50,8 @@ from softphone.api._models import (
     ABANDONED_REASON,
     EXT_MARK,
     FAULT_DURATION_MAX_MS,
+    FAULT_DURATIONS,
+    FAULT_PROBABILITIES,
     IN_PROGRESS_STATUSES,
     LIVE_STATUSES,
     NETWORK_QUALITY_MAX,
@@ -160,6 +162,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "FAULT_DURATION_MAX_MS",
+    "FAULT_DURATIONS",
+    "FAULT_PROBABILITIES",
     "ABANDONED_REASON",
     "EXT_MARK",
     "IN_PROGRESS_STATUSES",

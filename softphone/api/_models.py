@@ -336,6 +336,8 @@ class SimulatorInfo(_Response):
     started_at: Timestamp
     live_calls: dict[str, int]
     """How many calls are in each live status."""
+    faults_injected: dict[str, int]
+    """How many faults of each kind (``push-drop``...) were injected since the simulator started."""
 
 
 class ResetData(_Response):

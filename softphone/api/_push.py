@@ -17,9 +17,13 @@ Each wait is announced with ``retry_at``, and ``retry_now()`` cuts it short.
 Delivery is at most once per connection and states may repeat or arrive out of order across a
 reconnect: the caller keeps per-call versions (``softphone.core`` does) and drops what is not newer.
 After every (re)connect the stream resynchronises: the hello's states, then ``GET state`` for each
-tracked call the hello did not cover. While polling, a state is delivered only when its version
-differs from the last one delivered for that call. States that arrive together (a hello, a resync,
-one polling round) come as one event, so a listener updates once for all of them.
+tracked call the hello did not cover. A push can also be lost while the connection stays up (the
+last one of a call, or every one of a call that rang and ended unseen), and then no gap ever shows
+it; so while connected the stream checks every ``check_interval``: the user's recent calls (where
+the server lists them) and every tracked call they did not cover, delivered as ``"check"`` states.
+While polling, a state is delivered only when its version differs from the last one delivered for
+that call. States that arrive together (a hello, a resync, a check, one polling round) come as one
+event, so a listener updates once for all of them.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ from softphone.api._models import (
 
 ConnectionState = Literal["connecting", "connected", "reconnecting", "unreachable", "polling", "closed"]
 """``unreachable``: the server does not answer HTTP at all, so no request can reach it now."""
-SnapshotSource = Literal["push", "poll", "resync", "hello"]
+SnapshotSource = Literal["push", "poll", "resync", "hello", "check"]
 StreamMode = Literal["auto", "push", "poll"]
 
 WS_PATH = "/api/ws"
@@ -71,6 +75,8 @@ PONG_FRAME = '{"type": "pong"}'
 # Close codes the simulator uses instead of an HTTP refusal once the socket is open.
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_INVALID_PARAMS = 4400
+CHECK_HISTORY = 10
+"""How many of the user's most recent calls a check asks for: enough for every call a lost push hid."""
 
 LIVE_CALL_BACKOFF = Backoff(initial=0.25, maximum=2.0, factor=2.0, jitter=0.5)
 """Retries while a call is live: never more than 2 s apart, so the phone is back within 2 s of the server."""
@@ -78,7 +84,10 @@ LIVE_CALL_BACKOFF = Backoff(initial=0.25, maximum=2.0, factor=2.0, jitter=0.5)
 
 @dataclass(frozen=True)
 class StatesReceived:
-    """Full call states that arrived together (one push, a hello, a resync, a polling round)."""
+    """Full call states that arrived together (one push, a hello, a resync, a check, a polling round).
+
+    A ``"check"`` repeats what the listener most likely holds already: keep only what is newer.
+    """
 
     states: tuple[CallState, ...]
     source: SnapshotSource
@@ -122,10 +131,11 @@ class PushStream:
     ``"auto"`` uses the WebSocket and falls back to polling for good when the server has none (the
     handshake is answered 404/405, or the very first connection is refused while HTTP answers).
     Reconnects wait ``backoff.delay(attempt, rng)``, or ``live_backoff``'s while a call is live;
-    pass a seeded ``rng`` and short backoffs in tests. The token is read from ``client`` at every
-    connect, so a new token takes effect at the next attempt (``retry_now`` makes that now). A
-    refused token always waits the long ``backoff``: asking again soon would be refused again. One
-    consumer iterates ``events()``.
+    pass a seeded ``rng`` and short backoffs in tests. While connected, the calls are checked every
+    ``check_interval`` seconds (a failed check is simply tried again at the next one). The token is
+    read from ``client`` at every connect, so a new token takes effect at the next attempt
+    (``retry_now`` makes that now). A refused token always waits the long ``backoff``: asking again
+    soon would be refused again. One consumer iterates ``events()``.
     """
 
     def __init__(
@@ -138,6 +148,7 @@ class PushStream:
         ping_interval: float = 15.0,
         pong_timeout: float = 10.0,
         open_timeout: float = 10.0,
+        check_interval: float = 5.0,
         backoff: Backoff = Backoff(),
         live_backoff: Backoff = LIVE_CALL_BACKOFF,
         rng: random.Random | None = None,
@@ -147,6 +158,7 @@ class PushStream:
         self.ping_interval = ping_interval
         self.pong_timeout = pong_timeout
         self.open_timeout = open_timeout
+        self.check_interval = check_interval
         self.backoff = backoff
         self.live_backoff = live_backoff
         self.call_live = False
@@ -161,6 +173,7 @@ class PushStream:
         self._pushed_before = False
         self._session_connected = False
         self._poll_active = True
+        self._check_history = True
         self._polled_versions: dict[int, int] = {}
         self._poll_errors: dict[int, str] = {}
         self._wake = asyncio.Event()
@@ -404,7 +417,15 @@ class PushStream:
         await self._resync(skip={state.call_id for state in greeted})
         if first is not None and hello is None:
             await self._handle(websocket, first)
+        checks = asyncio.create_task(self._check_every_interval(), name="softphone-push-checks")
+        try:
+            await self._receive(websocket)
+        finally:
+            checks.cancel()
+            await asyncio.gather(checks, return_exceptions=True)
 
+    async def _receive(self, websocket: ClientConnection) -> None:
+        """Frames until the socket closes, pinging when it is quiet; ``_ConnectionDead`` without a pong."""
         loop = asyncio.get_running_loop()
         next_ping_at = loop.time() + self.ping_interval
         pong_due: float | None = None
@@ -453,6 +474,32 @@ class PushStream:
                 self._emit(StreamError(error))
         if fetched:
             self._emit(StatesReceived(tuple(fetched), "resync"))
+
+    async def _check_every_interval(self) -> None:
+        """While connected: what a lost push would have said comes with the next check."""
+        while True:
+            await asyncio.sleep(self.check_interval)
+            checked = await self._check()
+            if checked:
+                self._emit(StatesReceived(tuple(checked), "check"))
+
+    async def _check(self) -> list[CallState]:
+        """The user's recent calls (where the server lists them), then tracked calls they left out.
+
+        Quiet on failure: the connection's pings tell an outage, and the next check asks again.
+        """
+        checked: dict[int, CallState] = {}
+        if self._check_history:
+            try:
+                checked = {state.call_id: state for state in await self._client.history(limit=CHECK_HISTORY)}
+            except SoftphoneError as error:
+                self._check_history = not is_missing_route(error)
+        for call_id in sorted(self._tracked - checked.keys()):
+            try:
+                checked[call_id] = await self._client.call_state(call_id)
+            except SoftphoneError:
+                continue
+        return list(checked.values())
 
     # ------------------------------------------------------------------ polling
 

@@ -331,9 +331,10 @@ async def directory(user: CurrentUser, service: ServiceDep, reply: Reply) -> JSO
     tags=[Tag.EXTENSIONS],
     dependencies=[Depends(loopback_only)],
 )
-async def simulator_info(service: ServiceDep, reply: Reply) -> JSONResponse:
-    """*ext*, loopback only: the process, its database and its live calls (``softphone sim status``)."""
-    return reply.ok(service.simulator_info())
+async def simulator_info(service: ServiceDep, faults: FaultsDep, reply: Reply) -> JSONResponse:
+    """*ext*, loopback only: the process, its database, its live calls (``softphone sim status``) and the
+    faults it injected."""
+    return reply.ok(service.simulator_info(faults.injected()))
 
 
 @router.post(

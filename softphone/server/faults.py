@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import Counter
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from softphone.api import FaultSettings, ServiceUnavailable
+from softphone.api import FAULT_DURATIONS, FAULT_PROBABILITIES, FaultSettings, ServiceUnavailable
 from softphone.server.guards import error_response
 
 log = logging.getLogger("softphone.server")
@@ -44,12 +45,21 @@ DELIVER = PushFate()
 
 
 class Faults:
-    """The faults in force and their random streams; ``update`` replaces both."""
+    """The faults in force and their random streams; ``update`` replaces both.
+
+    It also counts every fault it decided on, by kind, since the server started (``injected``): what
+    ``GET /api/dev/simulator`` reports, so a soak run can say how much went wrong on purpose.
+    """
 
     def __init__(self, settings: FaultSettings) -> None:
         self.settings = settings
         self._streams: dict[str, random.Random] = {}
+        self._injected: Counter[str] = Counter()
         self.update(settings)
+
+    def injected(self) -> dict[str, int]:
+        """How many faults of each kind were injected so far (every kind, zeros included)."""
+        return {kind: self._injected[kind] for kind in FAULT_PROBABILITIES + FAULT_DURATIONS}
 
     def update(self, settings: FaultSettings) -> FaultSettings:
         """Put ``settings`` in force and restart every stream from its seed (a new one if it has none)."""
@@ -64,6 +74,10 @@ class Faults:
     def http_error(self) -> bool:
         return self._roll("http-error", self.settings.http_error)
 
+    def http_latency(self) -> float:
+        """Seconds every faulted request waits first."""
+        return self._wait("http-latency", self.settings.http_latency)
+
     def push(self) -> PushFate:
         """The fate of one push to one subscriber."""
         settings = self.settings
@@ -74,7 +88,7 @@ class Faults:
         return PushFate(
             duplicate=self._roll("push-dup", settings.push_dup),
             hold=self._roll("push-reorder", settings.push_reorder),
-            delay=settings.push_delay / 1000,
+            delay=self._wait("push-delay", settings.push_delay),
         )
 
     def _roll(self, kind: str, probability: float) -> bool:
@@ -83,7 +97,13 @@ class Faults:
         stream = self._streams.get(kind)
         if stream is None:
             stream = self._streams[kind] = random.Random(f"{self.settings.seed}:{kind}")
-        return stream.random() < probability
+        happens = stream.random() < probability
+        self._injected[kind] += happens
+        return happens
+
+    def _wait(self, kind: str, milliseconds: float) -> float:
+        self._injected[kind] += milliseconds > 0
+        return milliseconds / 1000
 
 
 class HttpFaults:
@@ -96,7 +116,7 @@ class HttpFaults:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(FAULTED_PREFIX):
             failing = self.faults.http_error()  # drawn on arrival, so the order of requests decides
-            latency = self.faults.settings.http_latency / 1000
+            latency = self.faults.http_latency()
             if latency:
                 await asyncio.sleep(latency)
             if failing:

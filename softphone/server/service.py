@@ -368,13 +368,15 @@ class CallService:
 
     # ------------------------------------------------------------------ the simulator itself (ext, loopback)
 
-    def simulator_info(self) -> SimulatorInfo:
+    def simulator_info(self, faults_injected: dict[str, int]) -> SimulatorInfo:
+        """The process and its calls; the faults' counts come from the faults, which the service does not hold."""
         live = Counter(call.status.value for call in self._store.calls_with_status(*LIVE_STATUSES))
         return SimulatorInfo(
             pid=os.getpid(),
             database=self._config.db,
             started_at=self.started_at,
             live_calls={status.value: live[status.value] for status in CallStatus if status in LIVE_STATUSES},
+            faults_injected=faults_injected,
         )
 
     def abandon_live_calls(self) -> ResetData:

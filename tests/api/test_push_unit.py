@@ -272,6 +272,54 @@ async def test_closed_connection_reconnects_with_backoff_and_resyncs(
     ]
 
 
+async def test_while_connected_a_check_brings_what_a_lost_push_would_have(
+    push_server: StartPushServer,
+    mock_client: MakeClient,
+    watch: Watch,
+) -> None:
+    """Regression (convergence under faults): with the connection up, a lost push was never made up for."""
+
+    async def session(connection: ServerConnection) -> None:
+        await connection.send(hello())
+        await server.answer_pings(connection)  # and never a push: every one was lost
+
+    server = await push_server(session)
+    http = ScriptedHttp({
+        "/api/calls/history": envelope({"calls": [state_payload(call_id=8, version=2, status="cancelled")]}),
+        "/api/calls/5/state": envelope(state_payload(call_id=5, version=3, status="ongoing")),
+    })
+    stream = PushStream(mock_client(http, base_url=server.base_url), **FAST, check_interval=0.05)
+    stream.track(5)
+    stream.track(8)
+    log = watch(stream)
+
+    await log.until(lambda: len(log.snapshots("check")) >= 4)
+    assert log.snapshots("check")[:2] == [(8, 2, "check"), (5, 3, "check")], "recent calls, then tracked ones not among them"
+    resync = ["/api/calls/5/state", "/api/calls/8/state"]
+    assert http.paths[:6] == resync + ["/api/calls/history", "/api/calls/5/state"] * 2
+    assert log.connection_states() == ["connecting", "connected"]
+
+
+async def test_a_check_on_a_server_without_call_lists_asks_for_tracked_calls_only(
+    push_server: StartPushServer,
+    mock_client: MakeClient,
+    watch: Watch,
+) -> None:
+    async def session(connection: ServerConnection) -> None:
+        await connection.send(hello())
+        await server.answer_pings(connection)
+
+    server = await push_server(session)
+    http = ScriptedHttp({"/api/calls/5/state": envelope(state_payload(call_id=5, version=3))})
+    stream = PushStream(mock_client(http, base_url=server.base_url), **FAST, check_interval=0.05)
+    stream.track(5)
+    log = watch(stream)
+
+    await log.until(lambda: len(log.snapshots("check")) >= 3)
+    assert http.paths.count("/api/calls/history") == 1, "a 404 says the server has no call lists: not asked again"
+    assert log.errors() == [], "a check is quiet about what it could not fetch"
+
+
 @pytest.mark.parametrize("status", [404, 405])
 async def test_auto_mode_polls_a_server_without_push_channel(
     push_server: StartPushServer,

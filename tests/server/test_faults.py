@@ -86,6 +86,21 @@ def test_updating_restarts_the_streams_from_the_seed() -> None:
     assert Faults(FaultSettings()).settings.seed is not None, "a random seed is chosen, so a run can be replayed"
 
 
+def test_every_fault_decided_is_counted_by_kind() -> None:
+    faults = Faults(FaultSettings.from_spec(SPEC).model_copy(update={"seed": 7}))
+    decided = fates(faults)
+    counts = faults.injected()
+    assert counts["push-disconnect"] == sum(f.cut for f in decided)
+    assert counts["push-drop"] == sum(f.drop for f in decided)
+    assert counts["push-dup"] == sum(f.duplicate for f in decided) > 0
+    assert counts["push-reorder"] == sum(f.hold for f in decided)
+    assert counts["push-delay"] == sum(f.delay > 0 for f in decided)
+    errors = sum(faults.http_error() for _ in range(100))
+    assert faults.injected()["http-error"] == errors > 0
+    faults.update(FaultSettings())
+    assert faults.injected() == {**counts, "http-error": errors}, "counted since the start, across updates"
+
+
 # --------------------------------------------------------------------------- HTTP faults (in-process)
 
 
@@ -109,6 +124,7 @@ async def test_an_injected_error_is_a_503_before_any_change(faulty_api: Api) -> 
     assert isinstance(error_for(50300, "服务暂不可用"), ServiceUnavailable), "the client maps it, too"
 
     assert (await api.request("PUT", "/api/dev/faults", alice, {})).json()["data"]["http-error"] == 0.0
+    assert (await api.get("/api/dev/simulator", ""))["data"]["faults_injected"]["http-error"] == 1
     assert (await api.get("/api/calls/active", bob))["data"]["calls"] == [], "nothing was half-applied"
     assert (await api.post("/api/calls/session", alice, body))["code"] == 0
 

@@ -1,16 +1,89 @@
-"""How hard the scalable tests push: a quick run in ``make test``, a long one in ``make soak``.
+"""How hard the scalable tests push, which seeds they run, and the figures they report.
 
-``make soak`` sets ``SOFTPHONE_SOAK=1`` and runs the tests marked ``soak``; each asks ``scaled`` for
-its number of rounds or examples.
+``make test`` runs a quick version of every proof; ``make soak`` sets ``SOFTPHONE_SOAK=1`` and runs
+the tests marked ``soak`` at full size, each asking ``scaled`` for its number of rounds or examples.
+
+Seeded proofs take their seeds from ``seeds``: fixed ones in ``make test``, a fresh range in
+``make soak`` (from ``SOFTPHONE_SEED_BASE`` if set, else random), and exactly one with
+``SOFTPHONE_SEED=N``, which is how a failure printed with its seed is replayed.
+
+Every proof ``record``s its figures; with ``SOFTPHONE_SOAK_RESULTS=PATH`` (``make soak`` sets it) the
+session writes them there at its end (``tests/conftest.py``), for RELIABILITY.md to quote.
 """
 
 from __future__ import annotations
 
 import os
+import random
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 SOAK = os.environ.get("SOFTPHONE_SOAK") == "1"
+SEED_ENV = "SOFTPHONE_SEED"
+SEED_BASE_ENV = "SOFTPHONE_SEED_BASE"
+RESULTS_ENV = "SOFTPHONE_SOAK_RESULTS"
+
+_REPLAY = os.environ.get(SEED_ENV)
+_SOAK_BASE = int(os.environ.get(SEED_BASE_ENV) or random.SystemRandom().randrange(10**6, 10**9))
 
 
 def scaled(quick: int, soak: int) -> int:
     """``quick`` in ``make test``, ``soak`` in ``make soak``."""
     return soak if SOAK else quick
+
+
+def seeds(quick: int, soak: int) -> list[int]:
+    """The seeds of one seeded proof: ``SOFTPHONE_SEED`` alone, else 1..quick, or soak from a fresh base."""
+    if _REPLAY:
+        return [int(_REPLAY)]
+    if SOAK:
+        return list(range(_SOAK_BASE, _SOAK_BASE + soak))
+    return list(range(1, quick + 1))
+
+
+def replay_hint(seed: int, test: str) -> str:
+    """What to type to run one failed round again."""
+    return f"replay: {SEED_ENV}={seed} .venv/bin/python -m pytest '{test}'"
+
+
+@dataclass
+class Figures:
+    """What one proof did: how many rounds, with which seeds, what went wrong on purpose, what was lost."""
+
+    proof: str
+    test: str
+    rounds: int = 0
+    seeds: str = ""
+    examples: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    losses: int = 0
+    notes: str = ""
+    passed: bool | None = None
+
+
+RECORDED: dict[str, Figures] = {}
+"""Figures by test node id, filled by the proofs and written out when the session ends."""
+
+
+def record(test: str, proof: str, **figures: object) -> Figures:
+    """The figures of ``test``, created on first use; keyword arguments add to counts or set text."""
+    entry = RECORDED.setdefault(test, Figures(proof=proof, test=test))
+    for name, value in figures.items():
+        current = getattr(entry, name)
+        if isinstance(value, Mapping):
+            current.update(value)
+        elif isinstance(current, int) and isinstance(value, int) and not isinstance(current, bool):
+            setattr(entry, name, current + value)
+        else:
+            setattr(entry, name, value)
+    return entry
+
+
+def seed_range(used: list[int]) -> str:
+    """``1..50`` for a contiguous range, else the seeds themselves."""
+    if not used:
+        return ""
+    if used == list(range(used[0], used[0] + len(used))) and len(used) > 1:
+        return f"{used[0]}..{used[-1]}"
+    return ", ".join(map(str, used))
