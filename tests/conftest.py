@@ -26,7 +26,11 @@ Fixtures:
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -34,6 +38,46 @@ import pytest
 from fastapi import FastAPI
 from support.inprocess import client_for, running_app
 from support.server import ServerFactory, ServerProcess
+from support.soak import RECORDED, RESULTS_ENV, quote, render
+
+PROJECT = Path(__file__).resolve().parent.parent
+RELIABILITY = PROJECT / "RELIABILITY.md"
+_STARTED = (datetime.now(UTC), time.monotonic())
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """A proof's figures say whether it passed."""
+    if report.when == "call" and report.nodeid in RECORDED:
+        RECORDED[report.nodeid].passed = report.passed
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ``SOFTPHONE_SOAK_RESULTS`` (``make soak``): write the proofs' figures, and quote them in RELIABILITY.md."""
+    target = os.environ.get(RESULTS_ENV)
+    if not target or not RECORDED:
+        return
+    started, clock = _STARTED
+    failed = session.testsfailed
+    outcome = f"{session.testscollected - failed} of {session.testscollected} soak tests passed"
+    results = render(
+        list(RECORDED.values()),
+        started=started.strftime("%Y-%m-%d %H:%M UTC"),
+        minutes=(time.monotonic() - clock) / 60,
+        commit=_commit(),
+        outcome=outcome,
+    )
+    Path(target).write_text(results, encoding="utf-8")
+    if RELIABILITY.exists():
+        RELIABILITY.write_text(quote(RELIABILITY.read_text(encoding="utf-8"), results), encoding="utf-8")
+
+
+def _commit() -> str:
+    """The commit tested, marked when the work tree differed from it (other than the figures themselves)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=PROJECT, capture_output=True, text=True).stdout.strip()
+
+    changed = [line for line in git("status", "--porcelain").splitlines() if not line.endswith((".md",))]
+    return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if changed else "")
 
 
 @pytest.fixture

@@ -87,3 +87,51 @@ def seed_range(used: list[int]) -> str:
     if used == list(range(used[0], used[0] + len(used))) and len(used) > 1:
         return f"{used[0]}..{used[-1]}"
     return ", ".join(map(str, used))
+
+
+QUOTE_START = "<!-- soak figures: written by make soak from soak-results.md; do not edit -->"
+QUOTE_END = "<!-- end of soak figures -->"
+
+
+def render(figures: list[Figures], *, started: str, minutes: float, commit: str, outcome: str) -> str:
+    """The results file: one row per proof (a parametrized proof's tests summed), then its tests."""
+    by_proof: dict[str, list[Figures]] = {}
+    for entry in figures:
+        by_proof.setdefault(entry.proof, []).append(entry)
+    lines = [
+        f"Last `make soak`: started {started}, {minutes:.1f} min, commit `{commit}`; {outcome}.",
+        "",
+        "| proof | rounds | seeds | examples | faults injected | losses | result |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for proof, entries in by_proof.items():
+        faults: Counter[str] = sum((entry.faults for entry in entries), Counter())
+        injected = ", ".join(f"{kind} {count:,}" for kind, count in sorted(faults.items()) if count) or "none"
+        examples = sum(entry.examples for entry in entries)
+        if len(entries) > 1 and examples:
+            examples_text = f"{examples:,} ({min(e.examples for e in entries):,}+ per each of {len(entries)})"
+        else:
+            examples_text = f"{examples:,}" if examples else "–"
+        rounds = sum(entry.rounds for entry in entries)
+        seeds_used = "; ".join(entry.seeds for entry in entries if entry.seeds) or "–"
+        losses = sum(entry.losses for entry in entries)
+        passed = all(entry.passed for entry in entries)
+        result = "passed" if passed else "FAILED"
+        lines.append(
+            f"| {proof} | {f'{rounds:,}' if rounds else '–'} | {seeds_used} | {examples_text} | {injected} "
+            f"| {losses} | {result} |"
+        )
+    lines += ["", "Tests and what each saw:", ""]
+    for entry in figures:
+        notes = f": {entry.notes}" if entry.notes else ""
+        lines.append(f"- `{entry.test}`{notes}")
+    return "\n".join(lines) + "\n"
+
+
+def quote(document: str, results: str) -> str:
+    """``document`` with the text between its quote markers replaced by ``results``."""
+    head, start, rest = document.partition(QUOTE_START)
+    _, end, tail = rest.partition(QUOTE_END)
+    if not start or not end:
+        raise ValueError("the document has no soak figures markers")
+    return f"{head}{QUOTE_START}\n{results}{QUOTE_END}{tail}"
