@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -30,6 +30,15 @@ CONVERGE_WITHIN = 15.0
 def generated_user(number: int) -> str:
     """The simulator's ``--users`` names: ``u0001``..."""
     return f"u{number:04d}"
+
+
+async def signed_in(base_url: str, user: str) -> Session:
+    """``user`` signed in once (dev login and directory); terminals of that user start from it."""
+    client = CallClient(base_url, terminal_id="sign-in")
+    try:
+        return await Session.sign_in(client, user=user)
+    finally:
+        await client.aclose()
 
 
 class Simulator:
@@ -103,11 +112,19 @@ class Terminal:
         self._task = asyncio.create_task(self._listen())
 
     @classmethod
-    async def sign_in(cls, base_url: str, user: str, terminal_id: str, seed: int, **stream: Any) -> Terminal:
-        client = CallClient(base_url, terminal_id=terminal_id, rng=random.Random(seed))
-        session = await Session.sign_in(client, user=user)
+    def on(cls, session: Session, seed: int, **stream: Any) -> Terminal:
+        """Follow ``session``'s push stream (in push mode, reconnecting quickly, its backoff seeded)."""
         options: dict[str, Any] = {"mode": "push", "backoff": FAST_RECONNECT, "rng": random.Random(seed)}
-        return cls(session, PushStream(client, **(options | stream)))
+        return cls(session, PushStream(session.client, **(options | stream)))
+
+    @classmethod
+    def of(cls, signed_in: Session, terminal_id: str, seed: int, **stream: Any) -> Terminal:
+        """``signed_in``'s user (token, identity, contacts) on a new terminal: its own client and connection."""
+        client = CallClient(
+            signed_in.client.base_url, terminal_id=terminal_id, token=signed_in.client.token, rng=random.Random(seed)
+        )
+        identity = replace(signed_in.identity, terminal_id=terminal_id)
+        return cls.on(Session(client, identity, signed_in.contacts), seed, **stream)
 
     async def _listen(self) -> None:
         async for event in self.session.events(self.stream):

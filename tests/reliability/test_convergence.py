@@ -24,8 +24,9 @@ from support.server import ServerProcess
 from support.soak import SOAK, record, replay_hint, scaled, seed_range, seeds
 
 from softphone.api import CallType, MediaStage, NetworkQuality
+from softphone.session import Session
 
-from .harness import CHECK_INTERVAL, CONVERGE_WITHIN, Seen, Simulator, Terminal, generated_user
+from .harness import CHECK_INTERVAL, CONVERGE_WITHIN, Seen, Simulator, Terminal, generated_user, signed_in
 
 FAULTS: dict[str, float] = {
     "push-drop": 0.3,
@@ -87,17 +88,15 @@ async def play(rng: random.Random, caller: Terminal, callee: Terminal, sibling: 
     return call_id, f"accept{' (both terminals)' if both_answer else ''}, {len(reports)} reports, hangup by {hangup}"
 
 
-async def converge_once(simulator: Simulator, seed: int, index: int) -> tuple[str, str | None]:
+async def converge_once(
+    simulator: Simulator, pairs: list[tuple[Session, Session]], seed: int, index: int
+) -> tuple[str, str | None]:
     """Play seed's story under faults; its outcome, and what diverged (``None`` when every view converged)."""
-    pair = index % PAIRS
-    caller_name, callee_name = generated_user(2 * pair + 1), generated_user(2 * pair + 2)
+    caller_user, callee_user = pairs[index % len(pairs)]
     options = {"check_interval": CHECK_INTERVAL}
-    base = simulator.base_url
-    caller, callee, sibling = await asyncio.gather(
-        Terminal.sign_in(base, caller_name, f"a-{seed}", seed, **options),
-        Terminal.sign_in(base, callee_name, f"b1-{seed}", seed + 1, **options),
-        Terminal.sign_in(base, callee_name, f"b2-{seed}", seed + 2, **options),
-    )
+    caller = Terminal.of(caller_user, f"a-{seed}", seed, **options)
+    callee = Terminal.of(callee_user, f"b1-{seed}", seed + 1, **options)
+    sibling = Terminal.of(callee_user, f"b2-{seed}", seed + 2, **options)
     terminals = {"caller": caller, "callee": callee, "callee's other terminal": sibling}
     call_id: int | None = None
     try:
@@ -136,12 +135,16 @@ async def test_every_phone_ends_in_the_servers_state(
     simulator_process: ServerProcess, request: pytest.FixtureRequest
 ) -> None:
     simulator = Simulator(simulator_process)
+    pairs = [
+        (await signed_in(simulator.base_url, generated_user(2 * n + 1)), await signed_in(simulator.base_url, generated_user(2 * n + 2)))
+        for n in range(PAIRS)
+    ]
     injected_before = await simulator.faults_injected()
     failures: list[str] = []
     outcomes: Counter[str] = Counter()
     try:
         for index, seed in enumerate(SEEDS):
-            outcome, divergence = await converge_once(simulator, seed, index)
+            outcome, divergence = await converge_once(simulator, pairs, seed, index)
             outcomes[outcome.split(" → ")[-1]] += 1
             if divergence is not None:
                 failures.append(f"seed {seed}: {divergence}\n  {replay_hint(seed, request.node.nodeid)}")
