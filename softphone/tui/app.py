@@ -109,6 +109,8 @@ class AppConfig:
     """A call to show once signed in, by its id."""
     push_mode: StreamMode = "auto"
     poll_interval: float = 2.0
+    check_interval: float = 5.0
+    """While the push channel is up, how often the calls are checked for pushes lost on the way."""
     sign_in_backoff: Backoff = SIGN_IN_BACKOFF
     bell: bool = True
     """Ring the terminal bell when a call comes in."""
@@ -292,7 +294,9 @@ class SoftphoneApp(KeepsRunning, App[None]):
         self.session = session
         # A server without the call lists has no push channel either: poll it from the start.
         mode = self.config.push_mode if session.offers.call_lists else "poll"
-        stream = PushStream(session.client, mode=mode, poll_interval=self.config.poll_interval)
+        stream = PushStream(
+            session.client, mode=mode, poll_interval=self.config.poll_interval, check_interval=self.config.check_interval
+        )
         adapter = SessionAdapter(self)
         self.run_worker(adapter.relay(session.events(stream)), group="session-events", exit_on_error=False)
         config = self.config
