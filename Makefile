@@ -21,9 +21,11 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The scalable tests (marked soak) at full size: schemathesis with 100 examples per operation.
+# The proofs (tests marked soak) at full size: 500 convergence runs under faults, 1,000 races, 50
+# crashes, thousands of model steps and fuzzed frames, 100 schemathesis examples per operation. The
+# figures go to soak-results.md and into RELIABILITY.md. SOFTPHONE_SEED=N replays one seed of each.
 soak: $(STAMP)
-	SOFTPHONE_SOAK=1 $(BIN)/python -m pytest -q -m soak
+	SOFTPHONE_SOAK=1 SOFTPHONE_SOAK_RESULTS=soak-results.md $(BIN)/python -m pytest -q -m soak
 
 # /docs and `softphone web` in a real browser with nothing reachable beyond loopback: Debian's chromium
 # (installed here as root), driven by Playwright from the test extras; Playwright never downloads a browser.

@@ -1,11 +1,11 @@
-"""What only a real process shows: concurrent accepts, ring and abandon timers, surviving SIGKILL, the log,
-thousands of users."""
+"""What only a real process shows: ring and abandon timers, surviving SIGKILL, the log, thousands of users.
+
+Races over real HTTP, at volume, are in ``tests/reliability/test_races.py``.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -15,37 +15,6 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from .conftest import BOB, CALLEE_TERMINAL, CALLER_TERMINAL, Api
-
-ROUNDS = 25
-BOB_TERMINALS = 6
-
-
-async def test_of_concurrent_accepts_exactly_one_wins_every_round(http_api: Api) -> None:
-    alice, bob = await http_api.login("alice"), await http_api.login("bob")
-    limits = httpx.Limits(max_connections=BOB_TERMINALS)
-    async with httpx.AsyncClient(base_url=str(http_api.client.base_url), limits=limits, timeout=10) as client:
-        racer = Api(client)
-        for _ in range(ROUNDS):
-            call_id = (await http_api.start(alice, BOB))["data"]["call_id"]
-            answers = await asyncio.gather(
-                *(racer.act(call_id, "accept", bob, f"bob-{n}") for n in range(BOB_TERMINALS))
-            )
-            assert Counter(answer["code"] for answer in answers) == {0: 1, 41006: BOB_TERMINALS - 1}
-            winner = next(n for n, answer in enumerate(answers) if answer["code"] == 0)
-            state = (await http_api.state(call_id, alice))["data"]
-            assert (state["status"], state["version"], state["accepted_terminal_id"]) == ("accepted", 2, f"bob-{winner}")
-            await http_api.act(call_id, "hangup", alice, CALLER_TERMINAL)
-
-
-async def test_an_accept_racing_a_cancel_either_wins_or_gets_41007(http_api: Api) -> None:
-    alice, bob = await http_api.login("alice"), await http_api.login("bob")
-    for _ in range(ROUNDS):
-        call_id = (await http_api.start(alice, BOB))["data"]["call_id"]
-        accept, cancel = await asyncio.gather(
-            http_api.act(call_id, "accept", bob, CALLEE_TERMINAL), http_api.act(call_id, "cancel", alice, CALLER_TERMINAL)
-        )
-        assert (accept["code"], cancel["code"]) in {(0, 41002), (41007, 0)}
-        await http_api.act(call_id, "hangup", alice, CALLER_TERMINAL)
 
 
 async def test_an_unanswered_call_ends_after_the_ring_timeout(server_factory: ServerFactory) -> None:

@@ -109,7 +109,7 @@ def render(figures: list[Figures], *, started: str, minutes: float, commit: str,
         injected = ", ".join(f"{kind} {count:,}" for kind, count in sorted(faults.items()) if count) or "none"
         examples = sum(entry.examples for entry in entries)
         if len(entries) > 1 and examples:
-            examples_text = f"{examples:,} ({min(e.examples for e in entries):,}+ per each of {len(entries)})"
+            examples_text = f"{examples:,} (at least {min(e.examples for e in entries):,} for each of {len(entries)})"
         else:
             examples_text = f"{examples:,}" if examples else "–"
         rounds = sum(entry.rounds for entry in entries)
@@ -122,9 +122,15 @@ def render(figures: list[Figures], *, started: str, minutes: float, commit: str,
             f"| {losses} | {result} |"
         )
     lines += ["", "Tests and what each saw:", ""]
+    by_test: dict[str, list[Figures]] = {}
     for entry in figures:
-        notes = f": {entry.notes}" if entry.notes else ""
-        lines.append(f"- `{entry.test}`{notes}")
+        by_test.setdefault(entry.test.partition("[")[0], []).append(entry)
+    for test, entries in by_test.items():
+        notes = "; ".join(dict.fromkeys(entry.notes for entry in entries if entry.notes))
+        if len(entries) > 1:
+            cases = ", ".join(f"{entry.test.partition('[')[2].rstrip(']')} {entry.examples:,}" for entry in entries)
+            notes = f"examples per case: {cases}" + (f"; {notes}" if notes else "")
+        lines.append(f"- `{test}`" + (f": {notes}" if notes else ""))
     return "\n".join(lines) + "\n"
 
 
