@@ -19,8 +19,9 @@ reconnect: the caller keeps per-call versions (``softphone.core`` does) and drop
 After every (re)connect the stream resynchronises: the hello's states, then ``GET state`` for each
 tracked call the hello did not cover. A push can also be lost while the connection stays up (the
 last one of a call, or every one of a call that rang and ended unseen), and then no gap ever shows
-it; so while connected the stream checks every ``check_interval``: the user's recent calls (where
-the server lists them) and every tracked call they did not cover, delivered as ``"check"`` states.
+it; so while connected the stream checks every ``check_interval``: the tracked calls, and where the
+server lists the user's recent calls, the live ones and those that began after the stream first
+connected (not the whole history of a user), delivered as ``"check"`` states.
 While polling, a state is delivered only when its version differs from the last one delivered for
 that call. States that arrive together (a hello, a resync, a check, one polling round) come as one
 event, so a listener updates once for all of them.
@@ -52,6 +53,7 @@ from softphone.api._errors import (
     is_missing_route,
 )
 from softphone.api._models import (
+    TERMINAL_STATUSES,
     CallState,
     CallUpdatedFrame,
     Envelope,
@@ -174,6 +176,8 @@ class PushStream:
         self._session_connected = False
         self._poll_active = True
         self._check_history = True
+        self._calls_before: set[int] | None = None
+        """The user's recent calls when the stream first connected: a check does not bring them up again."""
         self._polled_versions: dict[int, int] = {}
         self._poll_errors: dict[int, str] = {}
         self._wake = asyncio.Event()
@@ -417,6 +421,9 @@ class PushStream:
         await self._resync(skip={state.call_id for state in greeted})
         if first is not None and hello is None:
             await self._handle(websocket, first)
+        if self._calls_before is None:
+            recent = await self._recent_calls()
+            self._calls_before = None if recent is None else {state.call_id for state in recent}
         checks = asyncio.create_task(self._check_every_interval(), name="softphone-push-checks")
         try:
             await self._receive(websocket)
@@ -484,22 +491,36 @@ class PushStream:
                 self._emit(StatesReceived(tuple(checked), "check"))
 
     async def _check(self) -> list[CallState]:
-        """The user's recent calls (where the server lists them), then tracked calls they left out.
+        """Of the user's recent calls, the tracked, the live and the new ones; then tracked calls not listed.
 
         Quiet on failure: the connection's pings tell an outage, and the next check asks again.
         """
-        checked: dict[int, CallState] = {}
-        if self._check_history:
-            try:
-                checked = {state.call_id: state for state in await self._client.history(limit=CHECK_HISTORY)}
-            except SoftphoneError as error:
-                self._check_history = not is_missing_route(error)
+        recent = await self._recent_calls() or []
+        if self._calls_before is None:
+            self._calls_before = {state.call_id for state in recent}
+        checked = {
+            state.call_id: state
+            for state in recent
+            if state.call_id in self._tracked
+            or state.status not in TERMINAL_STATUSES
+            or state.call_id not in self._calls_before
+        }
         for call_id in sorted(self._tracked - checked.keys()):
             try:
                 checked[call_id] = await self._client.call_state(call_id)
             except SoftphoneError:
                 continue
         return list(checked.values())
+
+    async def _recent_calls(self) -> list[CallState] | None:
+        """The user's latest calls where the server lists them (an *ext* route); ``None`` when it did not."""
+        if not self._check_history:
+            return None
+        try:
+            return await self._client.history(limit=CHECK_HISTORY)
+        except SoftphoneError as error:
+            self._check_history = not is_missing_route(error)
+            return None
 
     # ------------------------------------------------------------------ polling
 

@@ -299,6 +299,7 @@ async def test_polling_only_follows_a_whole_call(
     call_id = await start_call(alice, "bob")
     alice_stream.track(call_id)
     await bob_log.until(lambda: versions_of(bob_log, call_id) == [1])  # found via active calls
+    await alice_log.until(lambda: versions_of(alice_log, call_id) == [1])  # so both see every version
     bob_stream.track(call_id)
 
     steps: list[Callable[[], Awaitable[Any]]] = [

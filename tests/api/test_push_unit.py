@@ -170,7 +170,7 @@ async def test_hello_then_resync_then_pushes_errors_and_pings(
     await log.until(lambda: len(log.errors()) == 2)
     assert log.connection_states() == ["connecting", "connected"]
     assert log.snapshots() == [(5, 2, "hello"), (7, 4, "resync"), (5, 3, "push")]
-    assert http.paths == ["/api/calls/7/state"], "the hello already covered call 5"
+    assert http.paths == ["/api/calls/7/state", "/api/calls/history"], "the hello covered call 5; then the calls so far"
     protocol_error, frame_error = sorted(log.errors(), key=lambda error: type(error).__name__)
     assert isinstance(frame_error, ProtocolError) and "not json at all" in str(frame_error)
     assert isinstance(protocol_error, InvalidParams) and protocol_error.message == "参数错误: type"
@@ -277,15 +277,21 @@ async def test_while_connected_a_check_brings_what_a_lost_push_would_have(
     mock_client: MakeClient,
     watch: Watch,
 ) -> None:
-    """Regression (convergence under faults): with the connection up, a lost push was never made up for."""
+    """Regression (convergence under faults): with the connection up, a lost push was never made up for.
+
+    A check brings the tracked calls, and of the others only those live or new since the stream first
+    connected: a phone learns a call that rang and ended unseen, not the user's whole history.
+    """
 
     async def session(connection: ServerConnection) -> None:
         await connection.send(hello())
         await server.answer_pings(connection)  # and never a push: every one was lost
 
     server = await push_server(session)
+    old = state_payload(call_id=4, version=2, status="rejected")
+    tracked = state_payload(call_id=8, version=2, status="cancelled")
     http = ScriptedHttp({
-        "/api/calls/history": envelope({"calls": [state_payload(call_id=8, version=2, status="cancelled")]}),
+        "/api/calls/history": envelope({"calls": [tracked, old]}),
         "/api/calls/5/state": envelope(state_payload(call_id=5, version=3, status="ongoing")),
     })
     stream = PushStream(mock_client(http, base_url=server.base_url), **FAST, check_interval=0.05)
@@ -293,10 +299,14 @@ async def test_while_connected_a_check_brings_what_a_lost_push_would_have(
     stream.track(8)
     log = watch(stream)
 
-    await log.until(lambda: len(log.snapshots("check")) >= 4)
-    assert log.snapshots("check")[:2] == [(8, 2, "check"), (5, 3, "check")], "recent calls, then tracked ones not among them"
-    resync = ["/api/calls/5/state", "/api/calls/8/state"]
-    assert http.paths[:6] == resync + ["/api/calls/history", "/api/calls/5/state"] * 2
+    await http.until(lambda: http.paths.count("/api/calls/history") >= 1)
+    missed = state_payload(call_id=9, version=2, status="cancelled")  # rang and ended unseen
+    ringing = state_payload(call_id=10, version=1, status="calling")  # its one push lost
+    http.answers["/api/calls/history"] = envelope({"calls": [ringing, missed, tracked, old]})
+    await log.until(lambda: len(log.snapshots("check")) >= 8)
+    first, second = log.snapshots("check")[:4], log.snapshots("check")[4:8]
+    assert sorted(first) == sorted(second) == [(5, 3, "check"), (8, 2, "check"), (9, 2, "check"), (10, 1, "check")]
+    assert http.paths[:4] == ["/api/calls/5/state", "/api/calls/8/state", "/api/calls/history", "/api/calls/history"]
     assert log.connection_states() == ["connecting", "connected"]
 
 
