@@ -336,8 +336,9 @@ class SimulatorInfo(_Response):
     started_at: Timestamp
     live_calls: dict[str, int]
     """How many calls are in each live status."""
-    faults_injected: dict[str, int]
-    """How many faults of each kind (``push-drop``...) were injected since the simulator started."""
+    faults_injected: dict[str, int] = Field(default_factory=dict)
+    """How many faults of each kind (``push-drop``...) were injected since the simulator started
+    (absent from a background simulator started by an older softphone)."""
 
 
 class ResetData(_Response):
