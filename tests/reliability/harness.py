@@ -79,17 +79,19 @@ class Simulator:
             await asyncio.sleep(backoff.delay(attempt, rng))
         raise AssertionError(f"call {call_id}: no answer but 503 fifty times")
 
-    async def end_call(self, call_id: int, caller_token: str) -> None:
-        """With faults off: end what a run left live (a 503 may have refused its end), so its users are free."""
+    async def end_call(self, call_id: int, caller_token: str) -> CallState:
+        """With faults off: end what a run left live (a 503 may have refused its end); the call's last state."""
         state = await self.truth(call_id, caller_token)
         action = {"calling": "cancel", "accepted": "hangup", "ongoing": "hangup"}.get(state.status)
-        if action is not None:
-            response = await self._http.post(
-                f"/api/calls/{call_id}/{action}",
-                json={"terminal_id": "cleanup"},
-                headers={"Authorization": f"Bearer {caller_token}"},
-            )
-            assert response.json()["code"] == 0, response.text
+        if action is None:
+            return state
+        response = await self._http.post(
+            f"/api/calls/{call_id}/{action}",
+            json={"terminal_id": "cleanup"},
+            headers={"Authorization": f"Bearer {caller_token}"},
+        )
+        assert response.json()["code"] == 0, response.text
+        return await self.truth(call_id, caller_token)
 
 
 @dataclass(frozen=True)
