@@ -8,6 +8,7 @@ outcome screen with its core holding the server's status and version.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -124,6 +125,6 @@ async def test_the_app_ends_on_the_servers_state(simulator_process: ServerProces
         seeds=seed_range(SEEDS),
         faults=injected,
         losses=len(failures),
-        notes="2 apps a run, keys pressed; " + "; ".join(outcomes),
+        notes="2 apps a run, keys pressed; " + ", ".join(f"{outcome} ×{n}" for outcome, n in sorted(Counter(outcomes).items())),
     )
     assert not failures, f"{len(failures)} of {len(SEEDS)} runs did not converge:\n" + "\n".join(failures)

@@ -384,8 +384,8 @@ def test_the_simulator_behaves_as_its_model(request: pytest.FixtureRequest) -> N
         run_state_machine_as_test(
             SimulatorModel,
             settings=settings(
-                max_examples=scaled(100, 2000),
-                stateful_step_count=scaled(40, 80),
+                max_examples=scaled(100, 1000),
+                stateful_step_count=scaled(40, 50),
                 deadline=None,
                 suppress_health_check=[HealthCheck.too_slow],
             ),
