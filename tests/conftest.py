@@ -43,6 +43,13 @@ from support.soak import RECORDED, RESULTS_ENV, quote, render
 PROJECT = Path(__file__).resolve().parent.parent
 RELIABILITY = PROJECT / "RELIABILITY.md"
 _STARTED = (datetime.now(UTC), time.monotonic())
+_TESTED: dict[str, str] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The commit under test, noted before the run (the work tree may move on while a soak runs)."""
+    if os.environ.get(RESULTS_ENV):
+        _TESTED["commit"] = _commit()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -63,7 +70,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         list(RECORDED.values()),
         started=started.strftime("%Y-%m-%d %H:%M UTC"),
         minutes=(time.monotonic() - clock) / 60,
-        commit=_commit(),
+        commit=_TESTED.get("commit") or _commit(),
         outcome=outcome,
     )
     Path(target).write_text(results, encoding="utf-8")
