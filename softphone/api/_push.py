@@ -421,9 +421,6 @@ class PushStream:
         await self._resync(skip={state.call_id for state in greeted})
         if first is not None and hello is None:
             await self._handle(websocket, first)
-        if self._calls_before is None:
-            recent = await self._recent_calls()
-            self._calls_before = None if recent is None else {state.call_id for state in recent}
         checks = asyncio.create_task(self._check_every_interval(), name="softphone-push-checks")
         try:
             await self._receive(websocket)
@@ -483,7 +480,14 @@ class PushStream:
             self._emit(StatesReceived(tuple(fetched), "resync"))
 
     async def _check_every_interval(self) -> None:
-        """While connected: what a lost push would have said comes with the next check."""
+        """While connected: what a lost push would have said comes with the next check.
+
+        First, once, the calls there are now: the baseline of what is not new (asked beside the frames,
+        so pushes are read meanwhile).
+        """
+        if self._calls_before is None:
+            recent = await self._recent_calls()
+            self._calls_before = None if recent is None else {state.call_id for state in recent}
         while True:
             await asyncio.sleep(self.check_interval)
             checked = await self._check()
