@@ -77,3 +77,16 @@ def test_the_cores_call_facts_are_call_state_fields() -> None:
     """``CallFacts`` copies ``CallState``'s names; a field renamed on one side fails here."""
     facts = {field.name for field in dataclasses.fields(CallFacts)}
     assert facts <= set(CallState.model_fields), facts - set(CallState.model_fields)
+
+
+def test_every_way_a_state_arrives_is_named_by_each_listener() -> None:
+    """The push stream's sources and each listener's table of them: a new source must be in both."""
+    from typing import get_args
+
+    from softphone.api import SnapshotSource
+    from softphone.scenario.watch import STREAM_SOURCES as SCENARIO_SOURCES
+    from softphone.session import _STREAM_SOURCES as SESSION_SOURCES
+
+    sources = set(get_args(SnapshotSource))
+    assert set(SESSION_SOURCES) == sources
+    assert set(SCENARIO_SOURCES) == sources

@@ -26,8 +26,15 @@ POLL_INTERVAL = 0.2
 """How often a party polls where the server has no push channel: a test tool may ask often."""
 STREAM_BACKOFF = Backoff(initial=0.1, maximum=1.0)
 READY_SECONDS = 10.0
-STREAM_SOURCES = {"push": Source.PUSH, "hello": Source.PUSH, "poll": Source.POLL, "resync": Source.RESYNC}
-"""How a state came: a hello is the push channel's too (a callee that connects while rung learns it so)."""
+STREAM_SOURCES = {
+    "push": Source.PUSH,
+    "hello": Source.PUSH,
+    "poll": Source.POLL,
+    "resync": Source.RESYNC,
+    "check": Source.RESYNC,
+}
+"""How a state came: a hello is the push channel's too (a callee that connects while rung learns it so);
+a check, like a resync, is a state fetched, not pushed."""
 PREFERRED_SOURCES = (Source.PUSH, Source.POLL, Source.RESYNC)
 
 
