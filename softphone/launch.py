@@ -1,14 +1,10 @@
-"""Getting a simulator to talk to: reuse the local one, start one in the background, or run a demo."""
+"""Getting a simulator to talk to: reuse the local one, or start one in the background (or privately, for the demo)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -83,35 +79,3 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((DEFAULT_HOST, 0))
         return int(probe.getsockname()[1])
-
-
-def run_demo(*, user: str, peer: str, answer_after: float, call_me: bool) -> None:
-    """A private simulator, a peer that answers, and the phone signed in as ``user``."""
-    from softphone.bot import BotPolicy, run_bot
-    from softphone.tui.app import AppConfig, run_phone
-
-    port = free_port()
-    url = local_url(port)
-    workdir = Path(tempfile.mkdtemp(prefix="softphone-demo-"))
-    log_path = workdir / "simulator.log"
-    server = spawn_simulator(["--port", str(port), "--db", str(workdir / "demo.db")], log_path, detach=False)
-    try:
-        wait_until_healthy(url, server, log_path)
-        policy = BotPolicy(answer_after=answer_after, call=user if call_me else None, first_call_after=3.0)
-        loop = asyncio.new_event_loop()
-        task = loop.create_task(run_bot(url, peer, policy, terminal_id="demo-peer"))
-
-        def run_peer() -> None:
-            with contextlib.suppress(asyncio.CancelledError):
-                loop.run_until_complete(task)
-
-        thread = threading.Thread(target=run_peer, name="demo-peer", daemon=True)
-        thread.start()
-        try:
-            run_phone(AppConfig(server_url=url, user=user))
-        finally:
-            loop.call_soon_threadsafe(task.cancel)
-            thread.join(timeout=5)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

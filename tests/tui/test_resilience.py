@@ -88,7 +88,7 @@ async def test_an_exception_in_a_handler_is_logged_and_shown_and_the_app_goes_on
         assert any(record.exc_info and "a bug in a handler" in str(record.exc_info[1]) for record in captured.records)
         broken["yes"] = False
         await pilot.press("ctrl+b")  # the app still takes keys
-        await until(pilot, lambda: not app.show_sidebar, "the sidebar toggled")
+        await until(pilot, lambda: app.sidebar_choice is not None, "the sidebar toggled")
         app.dial("bob", CallType.AUDIO)
         await until(pilot, lambda: "Calling Bob…" in screen_text(app), "the app still working")
         assert app.return_code is None
