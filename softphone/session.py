@@ -401,7 +401,7 @@ class Session:
         try:
             state = await self.client.call_state(call_id)
         except SoftphoneError as error:
-            self._fail(RequestFailed(Action.STATE, call_id, error, failure_text(error, Action.STATE, "")))
+            self._fail(RequestFailed(Action.STATE, call_id, error, f"Opening call {call_id}: {failure_text(error, Action.STATE, '')}"))
             return None
         routed = self.phone.apply(state, Source.RESYNC, self.clock())
         if routed is None:

@@ -11,7 +11,7 @@ from support.server import ServerFactory, wait_for
 from tui.harness import FakeClock, make_app, painted, screen_text, signed_in, until, until_shows
 
 from softphone.api import CallClient, CalleeBusy, CallState
-from softphone.demo import Cast, DemoGuide, cast_bots, guide_words, run_cast
+from softphone.demo import Cast, DemoCast, DemoGuide, guide_words
 from softphone.tui.screens.home import HomeScreen
 from softphone.tui.screens.incoming import IncomingScreen
 
@@ -31,7 +31,7 @@ def test_the_guide_says_what_each_person_does_and_how_to_get_a_call() -> None:
     assert "Press g and Bob calls you" in banner
     assert roles == {
         "bob": "answers in 2s, hangs up at 20s",
-        "carol": "declines in 2s",
+        "carol": "declines",
         "dave": "busy (in a call with Erin)",
         "erin": "busy (in a call with Dave)",
         "frank": "never answers (rings 20s)",
@@ -39,11 +39,11 @@ def test_the_guide_says_what_each_person_does_and_how_to_get_a_call() -> None:
 
 
 @contextlib.asynccontextmanager
-async def cast_running(url: str) -> AsyncIterator[dict[str, object]]:
-    bots = cast_bots(url, Cast.around("alice"), answer_after=0.2, hangup_after=1.0)
-    task = asyncio.create_task(run_cast(bots, Cast.around("alice")))
+async def cast_running(url: str) -> AsyncIterator[DemoCast]:
+    demo_cast = DemoCast(url, Cast.around("alice"), answer_after=0.2, hangup_after=1.0)
+    task = asyncio.create_task(demo_cast.run())
     try:
-        yield bots  # type: ignore[misc]
+        yield demo_cast
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -91,15 +91,14 @@ async def test_the_demo_phone_says_what_it_offers_and_g_gets_a_call_in(server_fa
     server = server_factory()
     cast = Cast.around("alice")
     banner, roles = guide_words(cast, answer_after=0.2)
-    async with cast_running(server.base_url) as bots:
-        bob = bots["bob"]
-        guide = DemoGuide(banner, roles, "Bob", lambda: asyncio.get_running_loop().create_task(bob.call("alice")))  # type: ignore[attr-defined]
+    async with cast_running(server.base_url) as demo_cast:
+        guide = DemoGuide(banner, roles, "Bob", lambda: asyncio.get_running_loop().create_task(demo_cast.ring("alice")))
         app = make_app(server.base_url, FakeClock(), "alice", "alice-demo", demo=guide)
         async with app.run_test(size=(100, 30)) as pilot:
             await signed_in(pilot)
             await until(
                 pilot,
-                lambda: all(words in painted(app) for words in ("Press g and Bob calls you", "Carol  declines in 0.2s",
+                lambda: all(words in painted(app) for words in ("Press g and Bob calls you", "Carol  declines",
                                                                 "Frank  never answers")),
                 "the demo's offer on the home screen",
             )

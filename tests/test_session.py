@@ -468,7 +468,7 @@ async def test_open_call_takes_up_a_call_by_its_id_and_follows_it() -> None:
     assert await session.open_call(8) is None
     opened, refused = await rest(events, stream)
     assert opened == CallsChanged((7,))
-    assert isinstance(refused, RequestFailed) and refused.text == "Opening call 8: 41001 通话不存在"
+    assert isinstance(refused, RequestFailed) and refused.text == "Opening call 8: The server has no such call (41001 通话不存在)"
 
 
 async def test_reconnect_now_asks_the_stream() -> None:

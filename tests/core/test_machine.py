@@ -579,7 +579,7 @@ ALICE_ELSEWHERE = "alice-phone"
         (Role.CALLEE, "rejected", "user_reject", (20002, CALLEE_TERMINAL), "You declined the call"),
         (Role.CALLEE, "rejected", "user_reject", (20002, SIBLING_TERMINAL), "Declined on your other terminal"),
         (Role.CALLER, "rejected", "user_reject", (20002, CALLEE_TERMINAL), "Bob declined the call"),
-        (Role.CALLER, "ended", "no_answer_timeout", (None, None), "No answer: the call rang out"),
+        (Role.CALLER, "ended", "no_answer_timeout", (None, None), "Bob did not answer"),
         (Role.CALLER, "ended", "abandoned", (None, None), "Ended · abandoned"),
         (Role.CALLER, "ended", "local_hangup", (10001, None), "Ended · local_hangup"),
     ],

@@ -42,11 +42,13 @@ async def test_a_narrow_terminal_shows_a_ringing_call_and_survives_resizing(
         await signed_in(pilot)
         alice = await ring(simulator.url, "bob")
         try:
-            await until_shows(pilot, IncomingScreen, "Incoming audio call from Alice")
+            await until(pilot, lambda: isinstance(app.screen, IncomingScreen), "the incoming call")
             for width, height in [(30, 10), (12, 6), size, (120, 40), size]:
                 await pilot.resize_terminal(width, height)
                 await pilot.pause()
-            await pilot.press("r")
+            await pilot.press("r")  # keys still work where the screen says it is too small
+            await until(pilot, lambda: isinstance(app.screen, EndedScreen), "the ended screen")
+            await pilot.resize_terminal(60, 20)
             await until_shows(pilot, EndedScreen, "You declined the call")
         finally:
             await alice.aclose()

@@ -41,6 +41,7 @@ from softphone.tui.widgets.too_small import TooSmall
 if TYPE_CHECKING:
     from softphone.demo import DemoGuide
 
+UNDER_MODAL_REPAINT_SECONDS = 0.1
 SIDEBAR_MIN_WIDTH = 80
 """Below this many columns the main pane beside the timeline would be too narrow: the timeline collapses."""
 
@@ -130,6 +131,7 @@ class PhoneScreen(KeepsWideCharacters, KeepsRunning, Screen[None]):
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         """Shown (pushed, switched to, or uncovered by a modal): keys from before, or too soon after, do nothing."""
         self.keys_open_at = event.time + self.host.key_guard_seconds
+        self.refresh_bindings()  # what changed while another screen was on top
 
     def on_key(self, event: events.Key) -> None:
         if event.time < self.keys_open_at:
@@ -164,7 +166,7 @@ class PhoneScreen(KeepsWideCharacters, KeepsRunning, Screen[None]):
         """Offer or grey out what needs the server, and redraw (the words may say it is unreachable)."""
         if self.host.session is not None:
             self.refresh_view()
-        else:
+        elif self.app.screen is self:
             self.refresh_bindings()
 
     def action_copy_call_id(self) -> None:
@@ -178,9 +180,17 @@ class PhoneScreen(KeepsWideCharacters, KeepsRunning, Screen[None]):
             self.call_later(self.refresh_view)
 
     def refresh_view(self) -> None:
-        """Draw what the session holds now, and offer the keys it allows now."""
+        """Draw what the session holds now, and offer the keys it allows now (on top; see ``on_screen_resume``)."""
         self.render_session(self.host.session)
-        self.refresh_bindings()
+        if self.app.screen is self:
+            self.refresh_bindings()
+        else:
+            self.repaint_under_modal()
+
+    def repaint_under_modal(self) -> None:
+        """Under a modal, Textual paints this screen's changes when it next falls idle, but not if that
+        happened during one of its batched updates: a message a moment later makes sure."""
+        self.set_timer(UNDER_MODAL_REPAINT_SECONDS, self.check_idle)
 
     def render_session(self, session: Session | None) -> None:
         raise NotImplementedError
@@ -234,6 +244,8 @@ class FullScreen(PhoneScreen):
     def place_sidebar(self) -> None:
         """Show or hide the timeline; on a narrow terminal a shown timeline takes the whole width."""
         self.set_class(self.sidebar_shown, "-with-sidebar")
+        if self.is_mounted and self.app.screen is not self:
+            self.repaint_under_modal()
 
     def render_session(self, session: Session | None) -> None:
         if session is None:
