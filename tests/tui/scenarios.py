@@ -302,7 +302,7 @@ def glare(url: str, clock: FakeClock) -> Scenario:
         # Bob's phone may learn of Alice's call from its push or from asking the server why its own was
         # busy, so the timeline's order races: hidden before the modal opens over it.
         app.sidebar_choice = False
-        await until(pilot, lambda: "Timeline" not in painted(app), "the sidebar hidden on screen")
+        await until(pilot, lambda: "No call yet." not in painted(app), "the sidebar hidden on screen")
         alice = await _peer(url, "alice")
         await _ring(alice, 20002)
         app.dial("alice", CallType.AUDIO)
