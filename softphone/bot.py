@@ -243,6 +243,19 @@ class Bot:
             self.say(f"call {machine.call_id}: hanging up after {seconds:g}s.")
             await self._ending(machine.call_id, self.session.hangup(machine.call_id))
 
+    async def call(self, user: str) -> None:
+        """Call ``user`` now; the policy (hang-up, media script) applies to this call as to any other.
+
+        The demo's "a peer calls you now" uses it, as often as asked; a policy's ``call`` uses it on its schedule.
+        """
+        self.say(f"calling {user}.")
+        machine = await self.session.dial(user, CallType.AUDIO, join=not self.policy.media_script)
+        if machine is None:
+            self._count(f"the call to {user} did not start")
+        else:
+            self._involved.add(machine.call_id)
+            self._consider(machine.call_id)
+
     async def _place_calls(self, user: str) -> None:
         """Call ``user`` (once, or every ``every`` seconds), never while already in a call."""
         policy = self.policy
@@ -253,13 +266,7 @@ class Bot:
                 self._changed.clear()
                 await self._changed.wait()
             started = clock.time()
-            self.say(f"calling {user}.")
-            machine = await self.session.dial(user, CallType.AUDIO, join=not policy.media_script)
-            if machine is None:
-                self._count(f"the call to {user} did not start")
-            else:
-                self._involved.add(machine.call_id)
-                self._consider(machine.call_id)
+            await self.call(user)
             if policy.every is None:
                 return
             await asyncio.sleep(max(0.0, started + policy.every - clock.time()))

@@ -378,15 +378,19 @@ def reset(port: int, yes: bool, wipe: bool) -> None:
 
 
 @main.command()
-@click.option("--user", default="alice", show_default=True, help="Who you are in the demo.")
-@click.option("--peer", default="bob", show_default=True, help="The simulated person who answers.")
-@click.option("--answer-after", default=2.0, show_default=True, type=click.FloatRange(min=0), help="Seconds the peer lets your call ring.")
-@click.option("--incoming", is_flag=True, help="The peer also calls you once, shortly after start.")
-def demo(user: str, peer: str, answer_after: float, incoming: bool) -> None:
-    """Everything for one person: a private simulator, a peer that answers, and the phone."""
-    from softphone.launch import run_demo
+@click.option("--user", default="alice", show_default=True, help="Who you are in the demo: one of the seeded users.")
+@click.option("--answer-after", default=2.0, show_default=True, type=click.FloatRange(min=0), help="Seconds the peers let your call ring before they answer or decline.")
+@click.option("--incoming", is_flag=True, help="A peer also calls you once, shortly after start.")
+def demo(user: str, answer_after: float, incoming: bool) -> None:
+    """Everything for one person: a private simulator, a simulated person for every outcome, and the phone."""
+    from softphone.demo import Cast, run_demo
 
-    run_demo(user=user, peer=peer, answer_after=answer_after, call_me=incoming)
+    try:
+        Cast.around(user)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--user") from None
+    run_demo(user=user, answer_after=answer_after, call_me=incoming)
+
 
 class OneLineUsageError(click.ClickException):
     """A bad option of ``softphone load``: one line on stderr, exit 2 (scripts read the line, not a usage block)."""

@@ -1,14 +1,11 @@
-"""Getting a simulator to talk to: reuse the local one, start one in the background, or run a demo."""
+"""Getting a simulator to talk to: reuse the local one, or start one in the background (or privately, for the demo)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,25 +97,3 @@ def private_simulator(workdir: Path, *args: str) -> Iterator[str]:
         server.terminate()
         server.wait(timeout=10)
 
-
-def run_demo(*, user: str, peer: str, answer_after: float, call_me: bool) -> None:
-    """A private simulator, a peer that answers, and the phone signed in as ``user``."""
-    from softphone.bot import BotPolicy, run_bot
-    from softphone.tui.app import AppConfig, run_phone
-
-    with private_simulator(Path(tempfile.mkdtemp(prefix="softphone-demo-"))) as url:
-        policy = BotPolicy(answer_after=answer_after, call=user if call_me else None, first_call_after=3.0)
-        loop = asyncio.new_event_loop()
-        task = loop.create_task(run_bot(url, peer, policy, terminal_id="demo-peer"))
-
-        def run_peer() -> None:
-            with contextlib.suppress(asyncio.CancelledError):
-                loop.run_until_complete(task)
-
-        thread = threading.Thread(target=run_peer, name="demo-peer", daemon=True)
-        thread.start()
-        try:
-            run_phone(AppConfig(server_url=url, user=user))
-        finally:
-            loop.call_soon_threadsafe(task.cancel)
-            thread.join(timeout=5)

@@ -5,17 +5,18 @@ Every line has ``kind`` (``event``, ``error`` or ``summary``) and ``at`` (ISO 86
 ``status``, ``source`` (``response``, ``push``, ``poll``, ``resync``, ``local``) and ``end_reason``
 where known; a one-shot command's event is the server's ``data`` fields plus ``kind``, ``at`` and
 ``source``. An error carries the server's ``code`` (``null`` when no envelope came back) and
-``message``. A summary closes a command's output with what it amounted to.
+``message``. A summary closes a command's output with what it amounted to. A delivery that taught
+something also carries ``changes``, what it taught in words; a gap or stale one its ``detail``.
 
-The same records serve ``--json`` output and the TUI's timeline export: build them from a call's
-timeline with :func:`timeline_records`.
+The same records serve ``--json`` output and the TUI's bug report (``data()`` for the objects):
+build them from a call's timeline with :func:`timeline_records`.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
@@ -45,7 +46,8 @@ class Record(BaseModel):
     kind: str
     at: Moment
 
-    def line(self) -> str:
+    def data(self) -> dict[str, Any]:
+        """The record as a JSON object: unknown optional fields left out, tokens cut short."""
         data = self.model_dump(mode="json")
         for name in self.OPTIONAL:
             if data.get(name) is None and name not in self.model_fields_set:
@@ -53,13 +55,16 @@ class Record(BaseModel):
         for name in SECRET_FIELDS:
             if isinstance(data.get(name), str):
                 data[name] = short_token(data[name])
-        return json.dumps(data, ensure_ascii=False)
+        return data
+
+    def line(self) -> str:
+        return json.dumps(self.data(), ensure_ascii=False)
 
 
 class EventRecord(Record):
     """A call's state as learned (or an action taken) by this terminal, at ``at``."""
 
-    OPTIONAL = ("end_reason", "marker", "action", "detail")
+    OPTIONAL = ("end_reason", "marker", "action", "detail", "changes")
 
     kind: Literal["event"] = "event"
     call_id: int
@@ -72,6 +77,8 @@ class EventRecord(Record):
     # A request this terminal sent (source "local"): accept, reject, cancel, hangup, media-state.
     action: str | None = None
     detail: str | None = None
+    # What this delivery taught about the call, in words (``callee joined (good)``, ``talk started``).
+    changes: list[str] | None = None
 
     @classmethod
     def from_data(cls, data: BaseModel, at: datetime, source: Source = Source.RESPONSE) -> EventRecord:
@@ -136,11 +143,15 @@ def _record(
         return EventRecord(
             at=entry.at, call_id=call_id, version=version, status=status, source=entry.source, action=action, **said
         )
-    known: dict[str, str] = {}
+    known: dict[str, Any] = {}
     if entry.status in TERMINAL_STATUSES and machine.facts.end_reason is not None:
         known["end_reason"] = machine.facts.end_reason
     if entry.marker is not None:
         known["marker"] = entry.marker.value
+    if entry.marker in (Marker.GAP, Marker.STALE) and entry.detail:
+        known["detail"] = entry.detail  # which versions were missed, or what was held instead
+    if entry.changes:
+        known["changes"] = list(entry.changes)
     return EventRecord(
         at=entry.at, call_id=call_id, version=entry.version, status=entry.status, source=entry.source, **known
     )

@@ -39,6 +39,7 @@ from softphone.api import (
     Action,
     ApiError,
     CallClient,
+    CalleeBusy,
     CallState,
     CallType,
     ConnectionChanged,
@@ -55,7 +56,7 @@ from softphone.api import (
     Unauthorized,
     redact,
 )
-from softphone.core import BUSY_REASON, CallMachine, Phone, Snapshot, Source
+from softphone.core import BUSY_REASON, CallMachine, Phone, Snapshot, Source, failure_text
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -228,6 +229,8 @@ class Session:
         )
         self._queue: asyncio.Queue[SessionEvent | None] = asyncio.Queue()
         self._busy_rejected: set[int] = set()
+        self._in_flight: set[tuple[int, Action]] = set()
+        self._dialing = False
         self._stream: CallStream | None = None
 
     @classmethod
@@ -376,11 +379,19 @@ class Session:
     async def _start_call(
         self, user_id: int, conversation_id: int, call_type: CallType, name: str, *, join: bool = True
     ) -> CallMachine | None:
+        """Place the call; while one is being placed, another is not sent (a second Enter): ``None`` at once."""
+        if self._dialing:
+            return None
+        self._dialing = True
         try:
             response = await self.client.start_call(conversation_id, user_id, call_type.value)
         except SoftphoneError as error:
-            self._fail(RequestFailed(None, None, error, f"Calling {name}: {describe_error(error)}"))
+            crossing = await self._crossing_call(user_id) if isinstance(error, CalleeBusy) else None
+            text = failure_text(error, None, name, crossing=crossing is not None)
+            self._fail(RequestFailed(None, crossing.call_id if crossing else None, error, text))
             return None
+        finally:
+            self._dialing = False
         machine = self.phone.start_call(response, user_id, self.clock())
         log.info("call %s placed to %s (#%s)", machine.call_id, name, user_id)
         self._changed([machine.call_id])
@@ -398,7 +409,7 @@ class Session:
         try:
             state = await self.client.call_state(call_id)
         except SoftphoneError as error:
-            self._fail(RequestFailed(Action.STATE, call_id, error, f"Opening call {call_id}: {describe_error(error)}"))
+            self._fail(RequestFailed(Action.STATE, call_id, error, f"Opening call {call_id}: {failure_text(error, Action.STATE, '')}"))
             return None
         routed = self.phone.apply(state, Source.RESYNC, self.clock())
         if routed is None:
@@ -504,7 +515,8 @@ class Session:
         try:
             state = await self.client.call_state(call_id)
         except SoftphoneError as error:
-            text = f"Refreshing call {call_id}: {describe_error(error)}"
+            machine = self.phone.get(call_id)
+            text = failure_text(error, Action.STATE, machine.peer_name if machine else "")
             self._fail(RequestFailed(Action.STATE, call_id, error, text))
             return
         self._changed(self._take([state], Source.RESYNC))
@@ -520,21 +532,32 @@ class Session:
         detail: str = "",
         then: Callable[[CallMachine], None] | None = None,
     ) -> bool:
-        """Send one request about a known call; ``then`` notes what its success means before its answer applies."""
+        """Send one request about a known call; ``then`` notes what its success means before its answer applies.
+
+        An action already in flight for this call is not sent again (a second press of a key while the
+        first request is on its way): it returns ``False`` at once, and the first one's answer counts.
+        """
         machine = self.phone.get(call_id)
-        if machine is None:
+        if machine is None or (call_id, action) in self._in_flight:
             return False
         machine.record_action(action, self.clock(), detail)
+        self._in_flight.add((call_id, action))
         self._changed([call_id])
         try:
             response = await request(call_id)
         except SoftphoneError as error:
-            code = error.code if isinstance(error, ApiError) else None
-            message = error.message if isinstance(error, ApiError) else str(error)
+            failure: SoftphoneError | None = error
+        else:
+            failure = None
+        finally:
+            self._in_flight.discard((call_id, action))
+        if failure is not None:
+            code = failure.code if isinstance(failure, ApiError) else None
+            message = failure.message if isinstance(failure, ApiError) else str(failure)
             machine.record_error(action, code, message, self.clock())
-            self._fail(RequestFailed(action, call_id, error, f"{action.value}: {describe_error(error)}"))
+            self._fail(RequestFailed(action, call_id, failure, failure_text(failure, action, machine.peer_name)))
             self._changed([call_id])
-            if isinstance(error, ApiError):
+            if isinstance(failure, ApiError):
                 # The server disagreed with what we believed: learn what it holds now.
                 await self.resync(call_id)
             return False
@@ -543,6 +566,38 @@ class Session:
         self._changed(self._take([response], Source.RESPONSE))
         await self._follow_up()
         return True
+
+    @property
+    def dialing(self) -> bool:
+        """A call is being placed: its start request has not been answered yet."""
+        return self._dialing
+
+    def in_flight(self, call_id: int, action: Action) -> bool:
+        """Whether ``action`` was sent for this call and its answer has not come back yet."""
+        return (call_id, action) in self._in_flight
+
+    async def _crossing_call(self, peer_user_id: int) -> CallMachine | None:
+        """The peer's call ringing here now, which a busy answer to my call to them crossed (glare).
+
+        Its push may not have arrived yet, so the server's list of live calls is asked where it has one
+        (a server without it cannot tell glare from busy).
+        """
+        ringing = self._ringing_from(peer_user_id)
+        if ringing is None and self.offers.call_lists:
+            try:
+                calls = await self.client.active_calls()
+            except SoftphoneError:
+                return None
+            self._changed(self._take(calls, Source.RESYNC))
+            await self._follow_up()
+            ringing = self._ringing_from(peer_user_id)
+        if ringing is not None:
+            ringing.record_crossing()
+            self._changed([ringing.call_id])
+        return ringing
+
+    def _ringing_from(self, peer_user_id: int) -> CallMachine | None:
+        return next((m for m in self.phone.ringing_calls() if m.peer_user_id == peer_user_id), None)
 
     async def _join_channel(self, machine: CallMachine) -> None:
         """There is no real RTC here: joining succeeds at once, and is reported like a real one."""

@@ -35,7 +35,8 @@ def test_a_timeline_becomes_events_and_errors_in_order() -> None:
 
     records = timeline_records(machine)
     assert [json.loads(r.line()) | {"at": None} for r in records] == [
-        {"kind": "event", "at": None, "call_id": 17, "version": 1, "status": "calling", "source": "response"},
+        {"kind": "event", "at": None, "call_id": 17, "version": 1, "status": "calling", "source": "response",
+         "changes": ["audio call", "rings 30s"]},
         {"kind": "event", "at": None, "call_id": 17, "version": 1, "status": "calling", "source": "push",
          "marker": "duplicate"},
         {"kind": "event", "at": None, "call_id": 17, "version": 1, "status": "calling", "source": "local",
@@ -45,7 +46,7 @@ def test_a_timeline_becomes_events_and_errors_in_order() -> None:
         {"kind": "event", "at": None, "call_id": 17, "version": 1, "status": "calling", "source": "local",
          "action": "hangup"},
         {"kind": "event", "at": None, "call_id": 17, "version": 5, "status": "ended", "source": "response",
-         "end_reason": "local_hangup", "marker": "gap"},
+         "end_reason": "local_hangup", "marker": "gap", "detail": "missed v2..v4", "changes": ["local_hangup"]},
     ]  # fmt: skip
     assert [r.at for r in records] == [at(0), at(0.1), at(0.2), at(0.3), at(1), at(2)]
     assert timeline_records(machine, start=4) == records[4:]

@@ -165,7 +165,7 @@ async def test_a_refused_request_is_request_failed_then_what_the_server_holds() 
     sent, failure, noted, resynced = await rest(events, stream)
     assert sent == noted == resynced == CallsChanged((7,))  # the accept, its refusal, the server's state
     assert isinstance(failure, RequestFailed) and isinstance(failure.error, CallAlreadyEnded)
-    assert (failure.action, failure.call_id, failure.text) == (Action.ACCEPT, 7, "accept: 41007 通话已结束")
+    assert (failure.action, failure.call_id, failure.text) == (Action.ACCEPT, 7, "This call is already over (41007 通话已结束)")
     assert session.phone.calls[7].status == "cancelled"  # learned by the resync the refusal caused
     assert [(method, path) for method, path, _ in server.requests] == [
         ("POST", "/api/calls/7/accept"), ("GET", "/api/calls/7/state"),
@@ -194,7 +194,96 @@ async def test_a_refused_dial_says_whom_and_why() -> None:
     assert await session.dial("Alice", CallType.VIDEO) is None
     (failure,) = await rest(events, stream)
     assert isinstance(failure, RequestFailed) and isinstance(failure.error, CalleeBusy)
-    assert (failure.action, failure.call_id, failure.text) == (None, None, "Calling Alice: 41003 对方忙线")
+    assert (failure.action, failure.call_id, failure.text) == (None, None, "Alice is busy on another call (41003 对方忙线)")
+
+
+async def test_a_call_crossing_mine_is_glare_next_to_the_incoming_call() -> None:
+    """Both dial at once: mine is refused busy because theirs rings here, and the words say so."""
+    server = ScriptedServer({
+        ("POST", "/api/calls/session"): refuse(41003, "对方忙线"),
+        ("GET", "/api/calls/active"): ok({"calls": [state(9, ALICE, BOB).model_dump(mode="json")]}),
+    })
+    session, stream = bob_session(server), ScriptedStream()
+    session.contacts = [DirectoryUser(user_id=ALICE, name="alice", display_name="Alice", conversation_id=1001)]
+    events = session.events(stream)
+    assert await session.dial("alice", CallType.AUDIO) is None
+    learned, crossed, failure = await rest(events, stream)
+    assert learned == crossed == CallsChanged((9,))  # her call, from the server's list; then marked crossed
+    assert isinstance(failure, RequestFailed)
+    assert (failure.call_id, failure.text) == (9, "Alice is calling you at the same time (41003 对方忙线)")
+    assert session.phone.calls[9].crossed and session.phone.calls[9].is_ringing
+
+
+async def test_busy_without_a_crossing_call_is_just_busy() -> None:
+    server = ScriptedServer({
+        ("POST", "/api/calls/session"): refuse(41003, "对方忙线"),
+        ("GET", "/api/calls/active"): ok({"calls": [state(9, CAROL, BOB).model_dump(mode="json")]}),
+    })
+    session, stream = bob_session(server), ScriptedStream()
+    session.contacts = [DirectoryUser(user_id=ALICE, name="alice", display_name="Alice", conversation_id=1001)]
+    events = session.events(stream)
+    await session.dial("alice", CallType.AUDIO)
+    _, failure = await rest(events, stream)
+    assert isinstance(failure, RequestFailed) and failure.text == "Alice is busy on another call (41003 对方忙线)"
+    assert not session.phone.calls[9].crossed
+
+
+async def test_an_action_in_flight_is_not_sent_twice() -> None:
+    """Pressing hang up twice: one request; the second press is dropped while the first is on its way."""
+    answered = asyncio.Event()
+
+    async def slow_hangup(request: httpx.Request) -> httpx.Response:
+        await answered.wait()
+        data = {"call_id": 1, "status": "ended", "end_reason": "local_hangup", "version": 4}
+        return httpx.Response(200, json={"code": 0, "message": "success", "data": data})
+
+    sent: list[str] = []
+
+    async def transport(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return await slow_hangup(request)
+
+    client = CallClient("http://sim.test", terminal_id="bob-1", token="tok", transport=httpx.MockTransport(transport))
+    session = Session(client, Identity(BOB, "bob", "Bob", "bob-1"), [], clock=lambda: NOW)
+    stream = ScriptedStream()
+    events = session.events(stream)
+    stream.feed(StatesReceived((state(1, ALICE, BOB, "ongoing", 3, accepted_terminal_id="bob-1"),), "push"))
+    assert await next_event(events) == CallsChanged((1,))
+    first = asyncio.create_task(session.hangup(1))
+    await asyncio.wait_for(_until(lambda: session.in_flight(1, Action.HANGUP)), WAIT)
+    assert await session.hangup(1) is False  # dropped: the first is still on its way
+    answered.set()
+    await asyncio.wait_for(first, WAIT)
+    assert sent == ["/api/calls/1/hangup"]
+    assert not session.in_flight(1, Action.HANGUP)
+    assert session.phone.calls[1].status == "ended"
+    await rest(events, stream)
+
+
+async def test_a_second_dial_while_the_first_is_being_placed_is_not_sent() -> None:
+    answered = asyncio.Event()
+    sent: list[str] = []
+
+    async def transport(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        await answered.wait()
+        return httpx.Response(200, json={"code": 41003, "message": "对方忙线", "data": None})
+
+    client = CallClient("http://sim.test", terminal_id="bob-1", token="tok", transport=httpx.MockTransport(transport))
+    session = Session(client, Identity(BOB, "bob", "Bob", "bob-1"),
+                      [DirectoryUser(user_id=ALICE, name="alice", display_name="Alice", conversation_id=1001)],
+                      clock=lambda: NOW)
+    first = asyncio.create_task(session.dial("alice", CallType.AUDIO))
+    await asyncio.wait_for(_until(lambda: session.dialing), WAIT)
+    assert await session.dial("alice", CallType.AUDIO) is None
+    answered.set()
+    await asyncio.wait_for(first, WAIT)
+    assert sent.count("/api/calls/session") == 1 and not session.dialing
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
 
 
 async def test_a_second_call_while_in_one_is_turned_away_busy() -> None:
@@ -403,7 +492,7 @@ async def test_open_call_takes_up_a_call_by_its_id_and_follows_it() -> None:
     assert await session.open_call(8) is None
     opened, refused = await rest(events, stream)
     assert opened == CallsChanged((7,))
-    assert isinstance(refused, RequestFailed) and refused.text == "Opening call 8: 41001 通话不存在"
+    assert isinstance(refused, RequestFailed) and refused.text == "Opening call 8: The server has no such call (41001 通话不存在)"
 
 
 async def test_reconnect_now_asks_the_stream() -> None:

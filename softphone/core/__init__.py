@@ -13,9 +13,11 @@ from softphone.core.machine import (
     Role,
     RtcCredentials,
     Snapshot,
+    changes_between,
 )
 from softphone.core.phone import BUSY_REASON, Phone
-from softphone.core.timeline import Marker, Source, TimelineEntry
+from softphone.core.timeline import Marker, RowKind, Source, TimelineEntry, TimelineRow, timeline_rows
+from softphone.core.words import failure_sentence, failure_text
 
 __all__ = [
     "BUSY_REASON",
@@ -27,8 +29,14 @@ __all__ = [
     "Outcome",
     "Phone",
     "Role",
+    "RowKind",
     "RtcCredentials",
     "Snapshot",
     "Source",
     "TimelineEntry",
+    "TimelineRow",
+    "changes_between",
+    "failure_sentence",
+    "failure_text",
+    "timeline_rows",
 ]

@@ -25,6 +25,7 @@ from softphone.api import (
     TERMINAL_STATUSES,
     AcceptData,
     Action,
+    CallMedia,
     CallState,
     CallStatus,
     CallStatusData,
@@ -115,6 +116,7 @@ class CallFacts:
     caller_terminal_id: str | None = None
     ended_by_user_id: int | None = None
     ended_by_terminal_id: str | None = None
+    media: CallMedia | None = None
 
 
 _FACT_FIELDS = tuple(field.name for field in dataclasses.fields(CallFacts) if field.name != "call_id")
@@ -131,6 +133,54 @@ def _says_who_ended(snapshot: Snapshot) -> bool:
     A server without the field (the documented API) says nothing either way, which is not a null.
     """
     return isinstance(snapshot, CallState) and "ended_by_user_id" in snapshot.model_fields_set
+
+
+def changes_between(before: CallFacts, after: CallFacts) -> tuple[str, ...]:
+    """What a snapshot taught this terminal about the call, in words for its timeline.
+
+    The status is shown beside these words, so they say what else moved: the first sight names the
+    call and its ring timeout; later ones who answered where, when talk started, each party's media,
+    and why it ended. Empty when nothing but the version moved.
+    """
+    words: list[str] = []
+    if before.version == 0:
+        if after.call_type:
+            words.append(f"{after.call_type} call")
+        if after.timeout_seconds:
+            words.append(f"rings {after.timeout_seconds}s")
+    if after.accepted_terminal_id and after.accepted_terminal_id != before.accepted_terminal_id:
+        words.append(f"answered on {after.accepted_terminal_id}")
+    if after.started_at is not None and before.started_at is None:
+        words.append("talk started")
+    words.extend(_media_changes(before.media, after.media))
+    if after.end_reason and after.end_reason != before.end_reason:
+        words.append(after.end_reason + _by_whom(after))
+    return tuple(words)
+
+
+def _by_whom(facts: CallFacts) -> str:
+    """`` by callee`` when the server names the party that ended the call (*ext* ``ended_by_user_id``)."""
+    parties = {facts.caller_user_id: Role.CALLER, facts.callee_user_id: Role.CALLEE}
+    party = parties.get(facts.ended_by_user_id) if facts.ended_by_user_id is not None else None
+    return f" by {party.value}" if party is not None else ""
+
+
+def _media_changes(before: CallMedia | None, after: CallMedia | None) -> list[str]:
+    """``callee joined (good)`` for a new stage, ``caller quality poor`` for a new quality alone."""
+    if after is None:
+        return []
+    words = []
+    for party in Role:
+        now = getattr(after, party.value)
+        was = getattr(before, party.value) if before is not None else None
+        if now is None:
+            continue
+        quality = now.network_quality
+        if was is None or now.stage != was.stage:
+            words.append(f"{party.value} {now.stage}" + (f" ({quality})" if quality else ""))
+        elif quality and quality != was.network_quality:
+            words.append(f"{party.value} quality {quality}")
+    return words
 
 
 class CallMachine:
@@ -160,6 +210,7 @@ class CallMachine:
         self.opened_here = False
         self.ended_by_me = False
         self.ender_stated = False
+        self.crossed = False
         self.media_stage: str | None = None
         self.network_quality: str | None = None
         self._first_seen_at: datetime | None = None
@@ -190,19 +241,21 @@ class CallMachine:
         if incoming < current:
             self._note(at, source, snapshot, Marker.STALE, f"v{incoming} < v{current}, ignored")
             return Outcome.STALE
+        before = self.facts
         if incoming == current:
             self._fill_missing(snapshot)
             self._note_over(at)
-            self._note(at, source, snapshot, Marker.DUPLICATE, "already applied")
+            self._note(at, source, snapshot, Marker.DUPLICATE, "already applied", changes_between(before, self.facts))
             return Outcome.DUPLICATE
         gap = current > 0 and incoming > current + 1
         detail = self._replace_facts(snapshot)
         self._note_over(at)
+        changes = changes_between(before, self.facts)
         if gap:
             self.needs_resync = True
-            self._note(at, source, snapshot, Marker.GAP, f"missed v{current + 1}..v{incoming - 1}")
+            self._note(at, source, snapshot, Marker.GAP, f"missed v{current + 1}..v{incoming - 1}", changes)
             return Outcome.GAP
-        self._note(at, source, snapshot, None, detail)
+        self._note(at, source, snapshot, None, detail, changes)
         return Outcome.APPLIED
 
     def _replace_facts(self, snapshot: Snapshot) -> str:
@@ -271,7 +324,13 @@ class CallMachine:
         )
 
     def _note(
-        self, at: datetime, source: Source, snapshot: Snapshot, marker: Marker | None, detail: str
+        self,
+        at: datetime,
+        source: Source,
+        snapshot: Snapshot,
+        marker: Marker | None,
+        detail: str,
+        changes: tuple[str, ...] = (),
     ) -> None:
         self.timeline.append(
             TimelineEntry(
@@ -281,6 +340,7 @@ class CallMachine:
                 status=snapshot.status,
                 marker=marker,
                 detail=detail,
+                changes=changes,
             )
         )
 
@@ -316,6 +376,10 @@ class CallMachine:
         answer, reject or hang up, unless the server names another terminal that answered it.
         """
         self.opened_here = True
+
+    def record_crossing(self) -> None:
+        """This incoming call crossed a call I placed to the same peer at the same time (glare), and won."""
+        self.crossed = True
 
     def record_media(self, stage: str, network_quality: str | None) -> None:
         """What this terminal last reported successfully."""
@@ -403,11 +467,16 @@ class CallMachine:
         allowed = self.allowed_actions()
         return next((action for action in ENDING_ACTIONS if action in allowed), None)
 
+    @property
+    def placed_at(self) -> datetime | None:
+        """When the call started ringing: the server's ``created_at``, else when this terminal first heard of it."""
+        return self.facts.created_at or self._first_seen_at
+
     def ring_deadline(self) -> datetime | None:
         """When the server will give up ringing, from ``timeout_seconds``."""
         if self.facts.timeout_seconds is None:
             return None
-        start = self.facts.created_at or self._first_seen_at
+        start = self.placed_at
         if start is None:
             return None
         return ring_deadline(start, self.facts.timeout_seconds)
@@ -490,7 +559,7 @@ class CallMachine:
         if self.answered_elsewhere:
             return "Answered on another terminal" if self.facts.accepted_terminal_id else "Answered, not here"
         if reason == EndReason.NO_ANSWER_TIMEOUT:
-            return "No answer: the call rang out"
+            return f"Missed call from {self.peer_name}" if self.role is Role.CALLEE else f"{self.peer_name} did not answer"
         who = self.ended_by()
         if reason == EndReason.CALLEE_BUSY and who is EndedBy.PEER and self.role is Role.CALLER:
             return f"{self.peer_name} is busy"

@@ -14,6 +14,7 @@ whenever the push stream waits to reconnect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -22,8 +23,9 @@ import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import messages, on, work
@@ -49,6 +51,7 @@ from softphone.api import (
 from softphone.core import CallMachine
 from softphone.launch import local_url
 from softphone.logs import DEFAULT_LOG_LEVEL, app_log_path, start_file_log
+from softphone.report import ReportHeader, ServerState, app_version, write_report
 from softphone.session import (
     Clock,
     Session,
@@ -62,7 +65,7 @@ from softphone.session import (
 from softphone.tui.adapter import SessionAdapter
 from softphone.tui.errors import KeepsRunning, report_unexpected
 from softphone.tui.routing import View, ViewKind, choose_view
-from softphone.tui.screens.base import PhoneScreen
+from softphone.tui.screens.base import SIDEBAR_MIN_WIDTH, FullScreen, PhoneScreen
 from softphone.tui.screens.by_id import DialByIds, DialByIdScreen, OpenCallScreen
 from softphone.tui.screens.confirm import ConfirmScreen
 from softphone.tui.screens.ended import EndedScreen
@@ -74,6 +77,10 @@ from softphone.tui.screens.login import LoginScreen, TokenScreen
 from softphone.tui.screens.outgoing import OutgoingScreen
 from softphone.tui.simulator import LocalSimulator
 from softphone.tui.widgets.status import Status
+from softphone.tui.widgets.too_small import MIN_HEIGHT, MIN_WIDTH
+
+if TYPE_CHECKING:
+    from softphone.demo import DemoGuide
 
 LEAVE_SECONDS = 5.0
 """How long quitting waits for the calls it ends (best effort: the server may be gone)."""
@@ -86,8 +93,9 @@ log = logging.getLogger(__name__)
 
 SIGN_IN_BACKOFF = Backoff(initial=2.0, maximum=30.0, factor=2.0, jitter=0.25)
 """Sign-in retries when the server is away or answers badly: 2 s, 4 s, ... then twice a minute at most."""
-NARROW_COLUMNS = 80
-"""Below this width the timeline sidebar is hidden, so the call's own screen keeps its room."""
+KEY_GUARD_SECONDS = 0.4
+"""Keys pressed this soon after a screen appears do nothing on it: longer than a double press, shorter
+than anyone reads a new screen and decides."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,9 @@ class AppConfig:
     """Ring the terminal bell when a call comes in."""
     background_port: int | None = None
     """The port of the local background simulator when that is the server (``softphone sim`` territory)."""
+    key_guard_seconds: float = KEY_GUARD_SECONDS
+    demo: DemoGuide | None = None
+    """What ``softphone demo`` says and does for the phone (see ``softphone.demo``)."""
 
 
 def server_label(config: AppConfig) -> str:
@@ -147,9 +158,8 @@ class StoppedOnError(Exception):
         return Text(str(self), style="bold red")
 
 
-_CALL_SCREENS: dict[ViewKind, Callable[[View], PhoneScreen]] = {
+_FULL_CALL_SCREENS: dict[ViewKind, Callable[[View], FullScreen]] = {
     ViewKind.OUTGOING: OutgoingScreen,
-    ViewKind.INCOMING: IncomingScreen,
     ViewKind.IN_CALL: InCallScreen,
     ViewKind.ENDED: EndedScreen,
 }
@@ -159,16 +169,20 @@ class SoftphoneApp(KeepsRunning, App[None]):
     CSS_PATH = "softphone.tcss"
     TITLE = "softphone"
     BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("ctrl+b", "toggle_sidebar", "Timeline"),
-        Binding("ctrl+e", "export_timeline", "Export", show=False),
+        Binding("ctrl+e", "export_timeline", "Export"),
         Binding("ctrl+r", "retry_now", "Retry now"),
     ]
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_COLUMNS, "-wide")]
+    # Every screen carries the class of its size; the stylesheet lays each out for it, and below
+    # the minimum says the terminal is too small instead of drawing half a screen.
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (SIDEBAR_MIN_WIDTH, "-medium"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-short"), (20, "-tall")]
 
     # What screens watch (see PhoneHost): they redraw when these change, never on a timer.
     session: var[Session | None] = var(None)
     status: var[Status] = var(Status("not signed in", "", "", "signing in"))
-    show_sidebar: var[bool] = var(True)
+    sidebar_choice: var[bool | None] = var(None)
 
     @dataclass
     class SignedIn(Message):
@@ -202,6 +216,14 @@ class SoftphoneApp(KeepsRunning, App[None]):
         self._retry_sign_in = asyncio.Event()
         self._rng = random.Random()
         self._token_refusal_told = False
+
+    @property
+    def key_guard_seconds(self) -> float:
+        return self.config.key_guard_seconds
+
+    @property
+    def demo(self) -> DemoGuide | None:
+        return self.config.demo
 
     # ------------------------------------------------------------------ start-up
 
@@ -423,6 +445,14 @@ class SoftphoneApp(KeepsRunning, App[None]):
         self._dismissed.add(call_id)
         self.call_later(self._route)
 
+    def ring_me(self) -> None:
+        """The demo: a peer calls this phone now."""
+        demo = self.config.demo
+        if demo is None:
+            return
+        demo.ring_me()
+        self.notify(f"{demo.caller} is calling you…", timeout=3)
+
     def show_error(self, message: str) -> None:
         self.notify(message, severity="error", title="Error", timeout=8)
 
@@ -434,8 +464,9 @@ class SoftphoneApp(KeepsRunning, App[None]):
         if session is None or not self.screen_stack:
             return  # not signed in yet, or shutting down
         view = choose_view(session.phone, self._shown, self._dismissed)
-        current = self.screen
-        if isinstance(current, PhoneScreen) and current.view == view:
+        # The phone's own top screen: a dialog over it (a question, the palette) stays while it is right.
+        current = next((screen for screen in reversed(self.screen_stack) if isinstance(screen, PhoneScreen)), None)
+        if current is not None and current.view == view:
             return
         if view.kind in (ViewKind.OUTGOING, ViewKind.INCOMING, ViewKind.IN_CALL):
             assert view.call_id is not None
@@ -444,11 +475,46 @@ class SoftphoneApp(KeepsRunning, App[None]):
             self._shown.add(view.call_id)
         if view.kind is ViewKind.ENDED:
             self._announce_end(session, view)
-        while not isinstance(self.screen, HomeScreen):
+        await self._show(view)
+
+    async def _show(self, view: View) -> None:
+        """Make ``view`` the top screen in one step: a call screen replaces the one before it, never via Home.
+
+        Stack: Home, then at most one full call screen, then at most the ringing modal. Dialogs that
+        are not the phone's (the palette, a question) give way to the call's news.
+        """
+        while not isinstance(self.screen, PhoneScreen) and len(self.screen_stack) > 1:
             await self.pop_screen()
-        make_screen = _CALL_SCREENS.get(view.kind)
-        if make_screen is not None:
+        if view.kind is ViewKind.INCOMING:
+            incoming = IncomingScreen(view)
+            if isinstance(self.screen, IncomingScreen):
+                await self.switch_screen(incoming)
+            else:
+                await self._painted(self.screen)
+                await self.push_screen(incoming)
+            return
+        while isinstance(self.screen, IncomingScreen):
+            await self.pop_screen()
+        make_screen = _FULL_CALL_SCREENS.get(view.kind)
+        if make_screen is None:
+            while not isinstance(self.screen, HomeScreen):
+                await self.pop_screen()
+        elif isinstance(self.screen, HomeScreen):
             await self.push_screen(make_screen(view))
+        else:
+            await self.switch_screen(make_screen(view))
+
+    @staticmethod
+    async def _painted(screen: Screen[Any], timeout: float = 1.0) -> None:
+        """Wait until ``screen`` has drawn its latest changes: a modal pushed over it shows them, not an older picture.
+
+        A screen under a modal is not laid out again until it is uncovered, so a call that rings
+        while Home is redrawing would otherwise leave Home's older picture under the modal.
+        """
+        drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        screen.call_after_refresh(lambda: drawn.done() or drawn.set_result(None))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(drawn, timeout)
 
     def _announce_end(self, session: Session, view: View) -> None:
         """A notification says why a call screen closed by itself (cancelled, answered elsewhere...)."""
@@ -516,7 +582,9 @@ class SoftphoneApp(KeepsRunning, App[None]):
     # ------------------------------------------------------------------ commands
 
     def action_toggle_sidebar(self) -> None:
-        self.show_sidebar = not self.show_sidebar
+        """Show the timeline if the screen shows none now (also where it collapsed by itself), else hide it."""
+        screen = next((s for s in reversed(self.screen_stack) if isinstance(s, FullScreen)), None)
+        self.sidebar_choice = not (screen.sidebar_shown if screen is not None else True)
 
     def action_retry_now(self) -> None:
         """Try at once what waits for its retry: signing in, or reconnecting to the server."""
@@ -526,24 +594,63 @@ class SoftphoneApp(KeepsRunning, App[None]):
             self.session.reconnect_now()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """``ctrl+r`` is offered only while something waits to retry."""
+        """``ctrl+r`` is offered only while something waits to retry; export once there is a call to export."""
         if action == "retry_now":
             return self.status.retry_at is not None
+        if action == "export_timeline":
+            return self._call_to_export() is not None
         return True
 
     def watch_status(self) -> None:
         self.refresh_bindings()
 
+    def _call_to_export(self) -> int | None:
+        """The call on screen, else the newest one this terminal knows."""
+        session = self.session
+        if session is None:
+            return None
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, PhoneScreen) and screen.view.call_id is not None:
+                return screen.view.call_id
+        history = session.phone.history()
+        return history[0].call_id if history else None
+
     def action_export_timeline(self) -> None:
-        calls = self.session.phone.history() if self.session else []
-        if not calls:
-            self.notify("No call timeline to export yet.", severity="warning")
+        call_id = self._call_to_export()
+        if call_id is None:
+            self.notify("No call to export yet.", severity="warning")
             return
-        machine = calls[0]
-        path = Path.cwd() / f"softphone-timeline-call{machine.call_id}-{self.config.terminal_id}.txt"
-        lines = (redact(entry.as_text()) for entry in machine.timeline)
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        self.notify(f"Timeline of call {machine.call_id} written to {path}")
+        self.export_report(call_id)
+
+    @work(group="export", exit_on_error=False)
+    async def export_report(self, call_id: int) -> None:
+        """Write the bug report of a call beside where the app was started, with the server's state as of now."""
+        session = self.session
+        machine = session.phone.get(call_id) if session is not None else None
+        if session is None or machine is None:
+            return
+        try:
+            server = ServerState((await session.client.call_state(call_id)).model_dump(mode="json"))
+        except SoftphoneError as error:
+            server = ServerState(None, describe_error(error))
+        me = session.identity
+        header = ReportHeader(
+            user=f"{me.display_name} ({me.name} #{me.user_id})",
+            terminal_id=me.terminal_id,
+            server=redact(self.config.server_url),
+            peer=f"{machine.peer_name} (#{machine.peer_user_id})",
+            role=machine.role.value,
+            call_type=machine.facts.call_type or "unknown",
+            call_id=call_id,
+            app_version=app_version(),
+            written_at=datetime.now().astimezone(),
+        )
+        try:
+            markdown, document = write_report(Path.cwd(), header, machine, server)
+        except OSError as error:
+            self.show_error(f"Could not write the bug report: {error}")
+            return
+        self.notify(f"Bug report of call {call_id}: {markdown} and {document.name}", title="Exported", timeout=10)
 
     def action_network_faults(self) -> None:
         if self.session is None:
@@ -589,9 +696,14 @@ class SoftphoneApp(KeepsRunning, App[None]):
         self.call_from_thread(self.notify, question(), title="Background simulator", timeout=15)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own commands, then only what this phone can do now: no dialling in the middle of a call."""
         yield from super().get_system_commands(screen)
         yield SystemCommand("Toggle timeline sidebar", "Show or hide the call-state timeline", self.action_toggle_sidebar)
-        yield SystemCommand("Export timeline", "Write the latest call's timeline to a text file", self.action_export_timeline)
+        if self._call_to_export() is not None:
+            yield SystemCommand(
+                "Export bug report", "Write the call's timeline, errors and server state (Markdown and JSON)",
+                self.action_export_timeline,
+            )
         if isinstance(screen, PhoneScreen) and screen.view.call_id is not None:
             yield SystemCommand(
                 "Copy call id", f"Copy {screen.view.call_id}, so the other party can open it", screen.action_copy_call_id
@@ -600,22 +712,27 @@ class SoftphoneApp(KeepsRunning, App[None]):
             yield SystemCommand("Simulator: status", "Where it runs, pid, database, log, live calls", self.action_sim_status)
             yield SystemCommand("Simulator: stop", "Stop the background simulator (calls stay stored)", self.action_sim_stop)
             yield SystemCommand("Simulator: reset", "End every live call on it as abandoned", self.action_sim_reset)
-        yield SystemCommand("Retry now", "Sign in or reconnect at once instead of waiting (ctrl+r)", self.action_retry_now)
+        if self.status.retry_at is not None:
+            yield SystemCommand("Retry now", "Sign in or reconnect at once instead of waiting (ctrl+r)", self.action_retry_now)
         session = self.session
         if session is None:
             return
         yield SystemCommand("Network faults…", "Turn a bad network on or off on the simulator", self.action_network_faults)
-        yield SystemCommand("Dial by id", "Call a user id in a conversation id (servers without a directory)", self.ask_dial_by_id)
         yield SystemCommand("Open a call by id", "Show a call by its id, to answer, cancel or hang up", self.ask_open_call)
-        if not self.reachable:
-            return  # dialing cannot reach the server now; the status line says so
+        if not self.reachable or session.phone.live_call() is not None or session.phone.ringing_calls():
+            return  # no dialling while the server cannot be reached, nor in the middle of a call
+        yield SystemCommand("Dial by id", "Call a user id in a conversation id (servers without a directory)", self.ask_dial_by_id)
+        demo = self.config.demo
+        if demo is not None:
+            yield SystemCommand(f"Demo: {demo.caller} calls you now", "Get an incoming call, as often as you like", self.ring_me)
         for contact in session.contacts:
             if contact.user_id == session.identity.user_id:
                 continue
             for call_type in CallType:
+                article = "an" if call_type.value[0] in "aeiou" else "a"
                 yield SystemCommand(
                     f"Dial {contact.display_name} ({call_type.value})",
-                    f"Start a {call_type.value} call to {contact.name} #{contact.user_id}",
+                    f"Start {article} {call_type.value} call to {contact.name} #{contact.user_id}",
                     lambda c=contact.name, t=call_type: self.dial(c, t),
                 )
 

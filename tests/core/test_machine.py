@@ -241,7 +241,7 @@ class TestCaller:
         machine = placed()
         machine.apply(state(2, "ended", end_reason="no_answer_timeout", ended_at=at(30)), Source.PUSH, at(30))
         assert machine.allowed_actions() == NOTHING
-        assert machine.end_description() == "No answer: the call rang out"
+        assert machine.end_description() == "Bob did not answer"
         assert machine.duration(at(40)) is None
 
     def test_media_report_while_calling_changes_nothing(self) -> None:
@@ -340,7 +340,7 @@ class TestCallee:
         machine.apply(state(2, "ended", end_reason="no_answer_timeout", ended_at=at(30)), Source.PUSH, at(30))
         assert machine.allowed_actions() == NOTHING
         assert machine.answered_elsewhere is False
-        assert machine.end_description() == "No answer: the call rang out"
+        assert machine.end_description() == "Missed call from Alice"
 
     def test_busy_rejection_by_my_own_client(self) -> None:
         machine = ringing()
@@ -530,8 +530,8 @@ def test_unknown_status_is_shown_as_it_is_and_offers_nothing() -> None:
 @pytest.mark.parametrize(
     ("role", "status", "reason", "by_me", "expected"),
     [
-        (Role.CALLER, "ended", "no_answer_timeout", False, "No answer: the call rang out"),
-        (Role.CALLEE, "ended", "no_answer_timeout", False, "No answer: the call rang out"),
+        (Role.CALLER, "ended", "no_answer_timeout", False, "Bob did not answer"),
+        (Role.CALLEE, "ended", "no_answer_timeout", False, "Missed call from Alice"),
         (Role.CALLER, "rejected", "callee_busy", False, "Bob is busy"),
         (Role.CALLEE, "rejected", "callee_busy", True, "Declined: busy"),
         (Role.CALLER, "rejected", "user_reject", False, "Bob declined the call"),
@@ -579,7 +579,7 @@ ALICE_ELSEWHERE = "alice-phone"
         (Role.CALLEE, "rejected", "user_reject", (20002, CALLEE_TERMINAL), "You declined the call"),
         (Role.CALLEE, "rejected", "user_reject", (20002, SIBLING_TERMINAL), "Declined on your other terminal"),
         (Role.CALLER, "rejected", "user_reject", (20002, CALLEE_TERMINAL), "Bob declined the call"),
-        (Role.CALLER, "ended", "no_answer_timeout", (None, None), "No answer: the call rang out"),
+        (Role.CALLER, "ended", "no_answer_timeout", (None, None), "Bob did not answer"),
         (Role.CALLER, "ended", "abandoned", (None, None), "Ended · abandoned"),
         (Role.CALLER, "ended", "local_hangup", (10001, None), "Ended · local_hangup"),
     ],

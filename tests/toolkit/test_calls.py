@@ -99,7 +99,7 @@ def test_an_ignoring_bot_lets_the_call_ring_out(softphone: Softphone, server_fac
     bot = start_bot(softphone, server, "bob", "--ignore", "--calls", "1")
     rang_out = call(softphone, server, "bob", "--expect", "ended:no_answer_timeout")
     assert rang_out.returncode == ExitCode.OK, rang_out.stdout
-    assert "No answer: the call rang out." in rang_out.stdout
+    assert "Bob did not answer." in rang_out.stdout
     assert bot.wait() == 0
     assert any("letting it ring" in line for line in bot.lines)
 
@@ -186,7 +186,7 @@ async def test_a_busy_callee_is_exit_3_with_the_servers_code_and_message(
         await carol.start_call(dave.conversation_id, dave.user_id, "audio")
     human = call(softphone, simulator, "dave")
     assert human.returncode == ExitCode.SERVER_REFUSED
-    assert human.stderr.strip().endswith("Calling Dave: 41003 对方忙线")
+    assert human.stderr.strip().endswith("Dave is busy on another call (41003 对方忙线)")
     as_json = call(softphone, simulator, "dave", "--json")
     assert as_json.returncode == ExitCode.SERVER_REFUSED
     error = json_lines(as_json.stdout)[-1]

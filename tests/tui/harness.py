@@ -7,12 +7,14 @@ talk real HTTP and WebSocket to it; only its clock is the test's, so screens are
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import uvicorn
+from textual.geometry import Region
 from textual.pilot import Pilot
 
 from softphone.api import Backoff, CallClient
@@ -21,6 +23,10 @@ from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
 from softphone.session import Session
 from softphone.tui.app import AppConfig, SoftphoneApp
+
+# Screens show local times: the tests and screenshots read them in UTC, whatever the machine's zone.
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 FROZEN_AT = datetime(2026, 7, 5, 10, 5, 0, tzinfo=UTC)
 SIZE = (110, 32)
@@ -65,13 +71,13 @@ class ThreadedSimulator:
         self.thread.join(timeout=10)
 
 
-async def call_from(url: str, caller: str, callee_id: int, conversation_of: str) -> tuple[CallClient, int]:
+async def call_from(url: str, caller: str, callee_id: int, conversation_of: str = "") -> tuple[CallClient, int]:
     """A headless caller: ``caller`` rings the user with ``callee_id``; its client (close it) and the call id."""
     client = CallClient(url, terminal_id=f"{caller}-headless")
     await client.login(caller)
     directory = await client.directory()
     callee = next(u for u in directory.users if u.user_id == callee_id)
-    assert callee.conversation_id is not None, conversation_of
+    assert callee.conversation_id is not None, conversation_of or f"{caller} and {callee_id} share no conversation"
     started = await client.start_call(callee.conversation_id, callee.user_id, "audio")
     return client, started.call_id
 
@@ -82,6 +88,7 @@ def make_app(
     options: dict[str, object] = {
         "sign_in_backoff": Backoff(initial=0.2, maximum=0.5, factor=2, jitter=0),
         "poll_interval": 0.2,
+        "key_guard_seconds": 0.0,
         **extra,
     }
     config = AppConfig(
@@ -103,16 +110,22 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str, ti
 
 
 def screen_text(app: SoftphoneApp) -> str:
-    """Everything the current screen shows, as plain text, for assertions about words."""
+    """Everything the current screen's shown text widgets say, as plain text, for assertions about words.
+
+    Rich renderables (the timeline's grid) are read as drawn, wrapped at the widget's width.
+    """
     from textual.widget import Widget
     from textual.widgets import Static
 
     parts = []
     for widget in app.screen.query(Static):
-        if not all(node.display for node in widget.ancestors_with_self if isinstance(node, Widget)):
-            continue  # hidden: not something the user sees
+        if not widget.region or not all(node.display for node in widget.ancestors_with_self if isinstance(node, Widget)):
+            continue  # hidden, or not laid out: not something the user sees
         rendered = widget.render()
-        parts.append(str(rendered.plain if hasattr(rendered, "plain") else rendered))
+        if hasattr(rendered, "plain"):
+            parts.append(str(rendered.plain))
+        else:
+            parts.extend(strip.text.rstrip() for strip in widget.render_lines(Region(0, 0, *widget.size)))
     return "\n".join(parts)
 
 
@@ -166,3 +179,16 @@ async def run_from_palette(pilot: Pilot[None], words: str, title: str) -> None:
 
     await until(pilot, lambda: highlighted().startswith(title), f"{title!r} highlighted in the palette")
     await pilot.press("enter")
+
+
+def painted_lines(app: SoftphoneApp) -> list[str]:
+    """The cells of the terminal as the current screen paints them now (toasts and modals included), as text.
+
+    Read from the screen's compositor, the same strips a terminal is sent, so a character cut where a
+    toast crosses a pane's edge is missing here too.
+    """
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def painted(app: SoftphoneApp) -> str:
+    return "\n".join(painted_lines(app))

@@ -151,7 +151,7 @@ async def test_opening_a_call_that_is_not_there_says_the_servers_words(documente
         pb = await stack.enter_async_context(bob.run_test(size=SIZE, notifications=True))
         await until(
             pb,
-            lambda: any("Opening call 424242: 41001 通话不存在" in n.message for n in bob._notifications),
+            lambda: any("Opening call 424242: The server has no such call (41001 通话不存在)" in n.message for n in bob._notifications),
             "the refusal in the server's words",
         )
         assert isinstance(bob.screen, HomeScreen)

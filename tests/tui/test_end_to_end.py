@@ -95,8 +95,8 @@ async def test_ring_timeout(quick_ring_simulator: ThreadedSimulator, clock: Fake
         pa, pb = await _start(stack, alice), await _start(stack, bob)
         bob_screens = record_screens(bob)  # the call rings for one second: too short to poll for
         await pa.press("enter")
-        await until_shows(pa, EndedScreen, "No answer: the call rang out")
-        await until_shows(pb, EndedScreen, "No answer: the call rang out")
+        await until_shows(pa, EndedScreen, "Bob did not answer")
+        await until_shows(pb, EndedScreen, "Missed call from Alice")
         assert bob_screens[0] == "IncomingScreen"
 
 

@@ -72,7 +72,7 @@ async def test_signing_in_then_a_refused_dial(simulator: ThreadedSimulator, cloc
             await pilot.press("enter")  # Bob
             await until(pilot, lambda: bool(ours(seen)), "the dial's outcome")
             await pilot.pause()
-            assert ours(seen) == [SessionAdapter.RequestFailed(None, None, "Calling Bob: 41003 对方忙线")]
+            assert ours(seen) == [SessionAdapter.RequestFailed(None, None, "Bob is busy on another call (41003 对方忙线)")]
     finally:
         await carol.aclose()
 

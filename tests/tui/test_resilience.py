@@ -42,11 +42,13 @@ async def test_a_narrow_terminal_shows_a_ringing_call_and_survives_resizing(
         await signed_in(pilot)
         alice = await ring(simulator.url, "bob")
         try:
-            await until_shows(pilot, IncomingScreen, "Incoming audio call from Alice")
+            await until(pilot, lambda: isinstance(app.screen, IncomingScreen), "the incoming call")
             for width, height in [(30, 10), (12, 6), size, (120, 40), size]:
                 await pilot.resize_terminal(width, height)
                 await pilot.pause()
-            await pilot.press("r")
+            await pilot.press("r")  # keys still work where the screen says it is too small
+            await until(pilot, lambda: isinstance(app.screen, EndedScreen), "the ended screen")
+            await pilot.resize_terminal(60, 20)
             await until_shows(pilot, EndedScreen, "You declined the call")
         finally:
             await alice.aclose()
@@ -88,7 +90,7 @@ async def test_an_exception_in_a_handler_is_logged_and_shown_and_the_app_goes_on
         assert any(record.exc_info and "a bug in a handler" in str(record.exc_info[1]) for record in captured.records)
         broken["yes"] = False
         await pilot.press("ctrl+b")  # the app still takes keys
-        await until(pilot, lambda: not app.show_sidebar, "the sidebar toggled")
+        await until(pilot, lambda: app.sidebar_choice is not None, "the sidebar toggled")
         app.dial("bob", CallType.AUDIO)
         await until(pilot, lambda: "Calling Bob…" in screen_text(app), "the app still working")
         assert app.return_code is None

@@ -162,7 +162,8 @@ async def test_the_palette_stops_the_background_simulator_after_asking(
         await until_shows(pilot, ConfirmScreen, "Stop the background simulator?")
         await pilot.press("y")
         await until(pilot, lambda: _notified(app, f"Stopped the simulator at {server.base_url}"), "the answer", 20)
-        assert not server.running
+        # It stops answering before its process has exited: wait for that too.
+        await until(pilot, lambda: not server.running, "the simulator's process to end")
         await until(pilot, lambda: app.status.connection != "connected", "the phone to notice")
         assert isinstance(app.screen, HomeScreen)
 

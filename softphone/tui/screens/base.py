@@ -5,40 +5,61 @@ protocol for the app; the app module imports the screens, never the reverse. A s
 mounts, when the session appears, and when the app tells it that calls changed (after a
 ``SessionAdapter.CallsChanged`` message); only the lines that tick redraw by themselves.
 
-While the server cannot be reached, the actions that need it (``SERVER_ACTIONS``) are shown
-unavailable: their keys are disabled in the footer and their buttons (class ``needs-server``) greyed,
-instead of each press failing with a notification of its own.
+Three rules hold on every screen. A key that was pressed before the screen appeared, or within
+``key_guard_seconds`` of it, does nothing there: a key meant for the screen before (Enter on Home, a
+second ``h``) never answers, declines or cancels a call that has just popped up. What the footer and
+the palette offer is what the server's rules allow now (``check_action``), greyed out while the
+request is on its way. And while the server cannot be reached, the actions that need it
+(``SERVER_ACTIONS``) are shown unavailable: their keys are disabled in the footer and their buttons
+greyed, instead of each press failing with a notification of its own.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Coroutine
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer
 
-from softphone.api import CallType
+from softphone.api import Action, CallType
 from softphone.core import CallMachine
 from softphone.session import Clock, Session
+from softphone.tui.compositor import KeepsWideCharacters
 from softphone.tui.errors import KeepsRunning
 from softphone.tui.routing import HOME, View
 from softphone.tui.widgets.call_id import COPY_KEY
 from softphone.tui.widgets.status import Status, StatusLine
 from softphone.tui.widgets.timeline import TimelineSidebar
+from softphone.tui.widgets.too_small import TooSmall
+
+if TYPE_CHECKING:
+    from softphone.demo import DemoGuide
+
+UNDER_MODAL_REPAINT_SECONDS = 0.1
+SIDEBAR_MIN_WIDTH = 80
+"""Below this many columns the main pane beside the timeline would be too narrow: the timeline collapses."""
 
 
 @runtime_checkable
 class PhoneHost(Protocol):
-    """What screens ask of the app. ``session``, ``status`` and ``show_sidebar`` are reactive: screens watch them."""
+    """What screens ask of the app. ``session``, ``status`` and ``sidebar_choice`` are reactive: screens watch them.
+
+    ``sidebar_choice`` is ``None`` while the width decides whether the timeline shows, else the user's
+    last ctrl+b.
+    """
 
     session: Session | None
     status: Status
-    show_sidebar: bool
+    sidebar_choice: bool | None
     clock: Clock
+    key_guard_seconds: float
+    demo: DemoGuide | None
 
     def run_intent(self, intent: Coroutine[Any, Any, object]) -> None:
         """Run a request in the background, outliving the screen that asked."""
@@ -47,6 +68,9 @@ class PhoneHost(Protocol):
 
     def dismiss_outcome(self, call_id: int) -> None:
         """The user has read how a call ended."""
+
+    def ring_me(self) -> None:
+        """The demo: a peer calls this phone now."""
 
     def ask_dial_by_id(self) -> None:
         """Ask for a user id, a conversation id and a call type, and dial them."""
@@ -60,7 +84,7 @@ class PhoneHost(Protocol):
         ...
 
 
-class PhoneScreen(KeepsRunning, Screen[None]):
+class PhoneScreen(KeepsWideCharacters, KeepsRunning, Screen[None]):
     """Any screen of the phone: which call it shows, typed access to the app, rendering on changes.
 
     Subclasses set ``view`` and implement ``render_session``. The modal one lists ``ModalScreen``
@@ -74,6 +98,8 @@ class PhoneScreen(KeepsRunning, Screen[None]):
     view: View
     SERVER_ACTIONS: ClassVar[frozenset[str]] = frozenset()
     """Actions that send a request: unavailable while the server cannot be reached."""
+    keys_open_at = math.inf
+    """When keys start to count here (Textual's event clock): the moment shown, plus the guard."""
 
     @property
     def host(self) -> PhoneHost:
@@ -102,6 +128,16 @@ class PhoneScreen(KeepsRunning, Screen[None]):
         self.watch(self.app, "session", lambda _: self.call_later(self.refresh_view))
         self.watch(self.app, "status", lambda _: self.call_later(self.reachability_changed))
 
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Shown (pushed, switched to, or uncovered by a modal): keys from before, or too soon after, do nothing."""
+        self.keys_open_at = event.time + self.host.key_guard_seconds
+        self.refresh_bindings()  # what changed while another screen was on top
+
+    def on_key(self, event: events.Key) -> None:
+        if event.time < self.keys_open_at:
+            event.prevent_default()
+            event.stop()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys that need the server are shown disabled (``None``) while it cannot be reached; only a
         screen of a call offers to copy its id."""
@@ -111,14 +147,27 @@ class PhoneScreen(KeepsRunning, Screen[None]):
             return self.view.call_id is not None
         return True
 
+    def offers(self, action: Action) -> bool | None:
+        """``check_action``'s answer for a request about this screen's call.
+
+        ``True`` when the server's rules allow it from this terminal now (and the server can be
+        reached), ``None`` (shown, greyed) while that request is on its way or the server is away,
+        ``False`` (not offered) otherwise.
+        """
+        session = self.host.session
+        machine = session.phone.get(self.call_id) if session is not None else None
+        if session is None or machine is None or action not in machine.allowed_actions():
+            return False
+        if session.in_flight(self.call_id, action) or not self.host.reachable:
+            return None
+        return True
+
     def reachability_changed(self) -> None:
-        """Grey out or restore what needs the server, and redraw (the words may say it is unreachable)."""
-        reachable = self.host.reachable
-        self.refresh_bindings()
-        for button in self.query(".needs-server").results(Button):
-            button.disabled = not reachable
+        """Offer or grey out what needs the server, and redraw (the words may say it is unreachable)."""
         if self.host.session is not None:
             self.refresh_view()
+        elif self.app.screen is self:
+            self.refresh_bindings()
 
     def action_copy_call_id(self) -> None:
         """Copy the call id (so the other party can open the call by id), and say so."""
@@ -131,16 +180,32 @@ class PhoneScreen(KeepsRunning, Screen[None]):
             self.call_later(self.refresh_view)
 
     def refresh_view(self) -> None:
+        """Draw what the session holds now, and offer the keys it allows now (on top; see ``on_screen_resume``)."""
         self.render_session(self.host.session)
+        if self.app.screen is self:
+            self.refresh_bindings()
+        else:
+            self.repaint_under_modal()
+
+    def repaint_under_modal(self) -> None:
+        """Under a modal, Textual paints this screen's changes when it next falls idle, but not if that
+        happened during one of its batched updates: a message a moment later makes sure."""
+        self.set_timer(UNDER_MODAL_REPAINT_SECONDS, self.check_idle)
 
     def render_session(self, session: Session | None) -> None:
         raise NotImplementedError
+
+    def show_offered(self, buttons: dict[str, Button]) -> None:
+        """Grey out each button whose action (its key) is not offered now."""
+        for action, button in buttons.items():
+            button.disabled = not self.check_action(action, ())
 
 
 class FullScreen(PhoneScreen):
     """A full screen: status line on top, content and timeline side by side, bindings at the bottom.
 
-    Subclasses compose ``compose_main`` and fill it in ``render_main``, which runs once signed in.
+    Subclasses compose ``compose_main`` and fill it in ``render_main``, which runs once signed in. The
+    main pane scrolls, so at the smallest sizes nothing is lost, only further down.
     """
 
     def __init__(self, view: View = HOME) -> None:
@@ -150,22 +215,37 @@ class FullScreen(PhoneScreen):
     def compose(self) -> ComposeResult:
         self.status_line = StatusLine(id="status")
         self.sidebar = TimelineSidebar(id="sidebar")
+        main = VerticalScroll(id="main")
+        main.can_focus = False  # focus goes to what the screen offers (the contacts), not to the pane
         yield self.status_line
         with Horizontal(id="body"):
-            with Vertical(id="main"):
+            with main:
                 yield from self.compose_main()
             yield self.sidebar
         yield Footer()
+        yield TooSmall()
 
     def compose_main(self) -> ComposeResult:
         raise NotImplementedError
 
     def on_mount(self) -> None:
         self.watch(self.app, "status", self.status_line.show)
-        self.watch(self.app, "show_sidebar", self._show_sidebar)
+        self.watch(self.app, "sidebar_choice", self.place_sidebar)
 
-    def _show_sidebar(self, shown: bool) -> None:
-        self.set_class(not shown, "-sidebar-hidden")
+    def on_resize(self) -> None:
+        self.place_sidebar()
+
+    @property
+    def sidebar_shown(self) -> bool:
+        """The user's choice (ctrl+b) if any, else whether the width leaves the main pane room for it."""
+        choice = self.host.sidebar_choice
+        return choice if choice is not None else self.size.width >= SIDEBAR_MIN_WIDTH
+
+    def place_sidebar(self) -> None:
+        """Show or hide the timeline; on a narrow terminal a shown timeline takes the whole width."""
+        self.set_class(self.sidebar_shown, "-with-sidebar")
+        if self.is_mounted and self.app.screen is not self:
+            self.repaint_under_modal()
 
     def render_session(self, session: Session | None) -> None:
         if session is None:

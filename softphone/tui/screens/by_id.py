@@ -17,6 +17,7 @@ from textual.validation import Integer
 from textual.widgets import Input, RadioButton, RadioSet, Static
 
 from softphone.api import CallType
+from softphone.tui.compositor import KeepsWideCharacters
 from softphone.tui.errors import KeepsRunning
 
 POSITIVE = [Integer(minimum=1, failure_description="a whole number above 0")]
@@ -36,7 +37,7 @@ def _number(field: Input) -> int | None:
     return int(value) if value and field.is_valid else None
 
 
-class DialByIdScreen(KeepsRunning, ModalScreen[DialByIds | None]):
+class DialByIdScreen(KeepsWideCharacters, KeepsRunning, ModalScreen[DialByIds | None]):
     """Asks for the user id, the conversation id and the call type; ``None`` when dismissed."""
 
     BINDINGS = [Binding("escape", "dismiss_dialog", "Close")]
@@ -71,7 +72,7 @@ class DialByIdScreen(KeepsRunning, ModalScreen[DialByIds | None]):
         self.dismiss(None)
 
 
-class OpenCallScreen(KeepsRunning, ModalScreen[int | None]):
+class OpenCallScreen(KeepsWideCharacters, KeepsRunning, ModalScreen[int | None]):
     """Asks for a call id to open; ``None`` when dismissed."""
 
     BINDINGS = [Binding("escape", "dismiss_dialog", "Close")]

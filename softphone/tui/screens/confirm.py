@@ -9,8 +9,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
+from softphone.tui.compositor import KeepsWideCharacters
 
-class ConfirmScreen(ModalScreen[bool]):
+
+class ConfirmScreen(KeepsWideCharacters, ModalScreen[bool]):
     """Dismissed with ``True`` for yes. "No" has the focus, so a stray enter changes nothing."""
 
     DEFAULT_CSS = """

@@ -10,6 +10,7 @@ from textual.widgets import Button, Static
 
 from softphone.session import Session
 from softphone.tui.screens.base import FullScreen
+from softphone.tui.widgets.buttons import MouseButton
 from softphone.tui.widgets.call_id import CallIdLine
 from softphone.tui.widgets.formatting import clock_text
 
@@ -26,7 +27,7 @@ class EndedScreen(FullScreen):
         yield self.headline
         yield CallIdLine(self.call_id)
         yield self.details
-        yield Button("Back home  (enter)", id="home")
+        yield MouseButton("Back home  (enter)", id="home", compact=True)
 
     def render_main(self, session: Session) -> None:
         machine = self.machine()

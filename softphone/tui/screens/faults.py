@@ -19,6 +19,7 @@ from textual.widgets import Button, Footer, Input, Static
 
 from softphone.api import CallClient, FaultSettings, SoftphoneError, is_missing_route
 from softphone.session import describe_error
+from softphone.tui.compositor import KeepsWideCharacters
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def refusal_words(error: SoftphoneError) -> str:
     return f"The simulator did not take it: {describe_error(error)}"
 
 
-class FaultsScreen(ModalScreen[None]):
+class FaultsScreen(KeepsWideCharacters, ModalScreen[None]):
     """Shows the faults in force and replaces them; ``client`` is the signed-in session's."""
 
     DEFAULT_CSS = """

@@ -1,4 +1,4 @@
-"""In call: the peer, the talk timer, this terminal's media stage and network quality, hang up."""
+"""In call: the peer, the talk timer, both sides' media stage and network quality, hang up."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
-from softphone.api import MediaStage, NetworkQuality
+from softphone.api import Action, MediaStage, NetworkQuality
 from softphone.core import CallMachine
 from softphone.session import Session
 from softphone.tui.screens.base import FullScreen
+from softphone.tui.widgets.buttons import MouseButton
 from softphone.tui.widgets.call_id import CallIdLine
 from softphone.tui.widgets.formatting import clock_text
 from softphone.tui.widgets.media import MediaPanel
@@ -52,16 +53,31 @@ class InCallScreen(FullScreen):
         self.server_note = Static(UNREACHABLE, id="server-note", classes="warning")
         self.timer = Ticking(talk_time, self.host.clock, id="timer", classes="timer")
         self.media = MediaPanel(self.host.clock, id="media")
+        self.buttons = {
+            "hangup": MouseButton("Hang up (h)", id="hangup", variant="error", compact=True),
+            "next_stage": MouseButton("Stage (m)", id="stage", compact=True),
+            "next_quality": MouseButton("Quality (n)", id="quality", compact=True),
+        }
         yield self.headline
         yield CallIdLine(self.call_id)
         yield self.server_note
         yield self.timer
         yield self.media
         with Horizontal(id="call-buttons"):
-            # Compact, so all three fit beside the sidebar at 80 columns.
-            yield Button("Hang up (h)", id="hangup", variant="error", compact=True, classes="needs-server")
-            yield Button("Stage (m)", id="stage", compact=True, classes="needs-server")
-            yield Button("Quality (n)", id="quality", compact=True, classes="needs-server")
+            yield from self.buttons.values()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hang up and report media while the rules allow; no quality once this terminal has left the channel."""
+        if action == "hangup":
+            return self.offers(Action.HANGUP)
+        if action == "next_stage":
+            return self.offers(Action.REPORT_MEDIA)
+        if action == "next_quality":
+            machine = self.machine()
+            if machine is None or machine.media_stage == MediaStage.LEFT:
+                return False
+            return self.offers(Action.REPORT_MEDIA)
+        return super().check_action(action, parameters)
 
     def render_main(self, session: Session) -> None:
         machine = self.machine()
@@ -73,6 +89,7 @@ class InCallScreen(FullScreen):
         self.server_note.display = not self.host.reachable
         self.timer.show(machine)
         self.media.show(machine)
+        self.show_offered(self.buttons)
 
     @on(Button.Pressed, "#hangup")
     def action_hangup(self) -> None:
@@ -89,7 +106,7 @@ class InCallScreen(FullScreen):
     @on(Button.Pressed, "#quality")
     def action_next_quality(self) -> None:
         machine = self.machine()
-        if machine is None:
+        if machine is None or machine.media_stage == MediaStage.LEFT:
             return
         quality = next_in([q.value for q in QUALITY_CYCLE], machine.network_quality)
         stage = machine.media_stage or MediaStage.JOINED.value

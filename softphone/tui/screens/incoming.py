@@ -12,12 +12,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
+from softphone.api import Action
 from softphone.core import CallMachine
 from softphone.session import Session
 from softphone.tui.routing import View
 from softphone.tui.screens.base import PhoneScreen
+from softphone.tui.widgets.buttons import MouseButton
 from softphone.tui.widgets.call_id import CallIdLine
 from softphone.tui.widgets.ticking import Ticking
+from softphone.tui.widgets.too_small import TooSmall
 
 UNREACHABLE = "server unreachable: cannot answer right now"
 RING_TIME_UP = "ring time is up: waiting for the server"
@@ -54,14 +57,27 @@ class IncomingScreen(ModalScreen[None], PhoneScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="incoming-dialog", classes="dialog"):
             self.headline = Static(id="headline", classes="headline")
+            self.crossing = Static(id="crossing")
             self.countdown = Ticking(self.answer_line, self.host.clock, id="countdown", classes="subline")
+            self.buttons = {
+                "accept": MouseButton("Accept  (a)", id="accept", variant="success", compact=True),
+                "reject": MouseButton("Reject  (r)", id="reject", variant="error", compact=True),
+            }
             yield self.headline
+            yield self.crossing
             yield CallIdLine(self.call_id)
             yield self.countdown
             with Horizontal(id="incoming-buttons"):
-                yield Button("Accept  (a)", id="accept", variant="success", classes="needs-server")
-                yield Button("Reject  (r)", id="reject", variant="error", classes="needs-server")
+                yield from self.buttons.values()
         yield Footer()
+        yield TooSmall()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "accept":
+            return self.offers(Action.ACCEPT)
+        if action == "reject":
+            return self.offers(Action.REJECT)
+        return super().check_action(action, parameters)
 
     def render_session(self, session: Session | None) -> None:
         machine = self.machine()
@@ -69,7 +85,11 @@ class IncomingScreen(ModalScreen[None], PhoneScreen):
             return
         kind = machine.facts.call_type or "audio"
         self.headline.update(Text.assemble(f"Incoming {kind} call from ", (machine.peer_name, "bold")))
+        # Glare: my call to them was refused because theirs was already ringing here.
+        self.crossing.display = machine.crossed
+        self.crossing.update(f"{machine.peer_name} is calling you at the same time: your call was not placed.")
         self.countdown.show(machine)
+        self.show_offered(self.buttons)
 
     def answer_line(self, machine: CallMachine, now: datetime) -> str:
         return answer_line(machine, now, self.host.reachable)

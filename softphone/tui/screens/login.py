@@ -14,10 +14,12 @@ from textual.validation import Integer
 from textual.widgets import Input, Static
 
 from softphone.api import redact
+from softphone.tui.compositor import KeepsWideCharacters
 from softphone.tui.errors import KeepsRunning
+from softphone.tui.widgets.too_small import TooSmall
 
 
-class LoginScreen(KeepsRunning, ModalScreen[str]):
+class LoginScreen(KeepsWideCharacters, KeepsRunning, ModalScreen[str]):
     """Returns the user name or id typed; the app signs in and asks again if the server says no."""
 
     def __init__(self, server_url: str, error: str = "", user: str = "") -> None:
@@ -32,6 +34,7 @@ class LoginScreen(KeepsRunning, ModalScreen[str]):
             yield Static(f"Signing in to {redact(self.server_url)}", classes="subline")
             yield Input(self.user, placeholder="user name or id, e.g. alice", id="login-user")
             yield Static(self.error, id="login-error", classes="dialog-error")
+        yield TooSmall()
 
     @on(Input.Submitted, "#login-user")
     def submit(self, event: Input.Submitted) -> None:
@@ -40,7 +43,7 @@ class LoginScreen(KeepsRunning, ModalScreen[str]):
             self.dismiss(event.value.strip())
 
 
-class TokenScreen(KeepsRunning, ModalScreen[tuple[str, int | None]]):
+class TokenScreen(KeepsWideCharacters, KeepsRunning, ModalScreen[tuple[str, int | None]]):
     """Returns a token and, where the server has no directory to say whose it is, a user id.
 
     The token is typed masked and never shown again in full.
@@ -65,6 +68,7 @@ class TokenScreen(KeepsRunning, ModalScreen[tuple[str, int | None]]):
                 id="token-user-id",
             )
             yield Static(self.error, id="token-error", classes="dialog-error")
+        yield TooSmall()
 
     @on(Input.Submitted)
     def submit(self, event: Input.Submitted) -> None:

@@ -10,9 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Button, Static
 
+from softphone.api import Action
 from softphone.core import CallMachine
 from softphone.session import Session
 from softphone.tui.screens.base import FullScreen
+from softphone.tui.widgets.buttons import MouseButton
 from softphone.tui.widgets.call_id import CallIdLine
 from softphone.tui.widgets.media import MediaPanel
 from softphone.tui.widgets.ticking import Ticking
@@ -35,21 +37,22 @@ def ring_line(machine: CallMachine, now: datetime, reachable: bool = True) -> st
 
 
 class OutgoingScreen(FullScreen):
-    BINDINGS = [
-        Binding("c", "cancel", "Cancel"),
-        Binding("escape", "cancel", "Cancel", show=False),
-    ]
+    BINDINGS = [Binding("c", "cancel", "Cancel call")]
     SERVER_ACTIONS = frozenset({"cancel"})
 
     def compose_main(self) -> ComposeResult:
         self.headline = Static(id="headline", classes="headline")
         self.countdown = Ticking(self.ring_line, self.host.clock, id="countdown", classes="subline")
         self.media = MediaPanel(self.host.clock, id="media")
+        self.cancel_button = MouseButton("Cancel  (c)", id="cancel", variant="error", compact=True)
         yield self.headline
         yield CallIdLine(self.call_id)
         yield self.countdown
         yield self.media
-        yield Button("Cancel  (c)", id="cancel", variant="error", classes="needs-server")
+        yield self.cancel_button
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.offers(Action.CANCEL) if action == "cancel" else super().check_action(action, parameters)
 
     def render_main(self, session: Session) -> None:
         machine = self.machine()
@@ -58,6 +61,7 @@ class OutgoingScreen(FullScreen):
         self.headline.update(Text(machine.headline(), style="bold"))
         self.countdown.show(machine)
         self.media.show(machine)
+        self.show_offered({"cancel": self.cancel_button})
 
     def ring_line(self, machine: CallMachine, now: datetime) -> str:
         return ring_line(machine, now, self.host.reachable)

@@ -55,7 +55,8 @@ class StatusLine(Static):
     """``Alice (alice #10001) · tui-3f2a · http://127.0.0.1:8765 · ● connected``.
 
     While a retry waits it counts down to it, redrawing once a second and only when the words change.
-    On a narrow terminal it leaves out the terminal id and the server, so the connection still shows.
+    On a narrow terminal it leaves out the terminal id and the server, so the connection still shows;
+    at any width it stays one line, cut short at the end rather than wrapped.
     """
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
@@ -76,8 +77,11 @@ class StatusLine(Static):
     def tick(self) -> None:
         if self.status is None:
             return
+        width = self.content_size.width
         compact = 0 < self.size.width < COMPACT_BELOW
         text = status_text(self.status, asyncio.get_running_loop().time(), compact=compact)
+        if width:
+            text.truncate(width, overflow="ellipsis")
         if text != self._shown:
             self._shown = text
             self.update(text)
@@ -85,7 +89,7 @@ class StatusLine(Static):
 
 def status_text(status: Status, now: float, *, compact: bool = False) -> Text:
     dot, style = _CONNECTION_STYLE.get(status.connection, ("?", "red"))
-    text = Text()
+    text = Text(no_wrap=True, overflow="ellipsis")
     text.append(status.who, style="bold")
     where = " · " if compact else f" · {status.terminal_id} · {redact(status.server)} · "
     text.append(where, style="dim")

@@ -1,85 +1,93 @@
-"""The call-state timeline: every snapshot, action and error this terminal saw, newest last."""
+"""The call-state timeline: the call's story, one row per version, newest last.
+
+The rows come from the core (:func:`~softphone.core.timeline_rows`): a version delivered by several
+sources is one row naming them all (``v1 calling resp+push``), with what changed at that version in
+words; stale deliveries, errors and this terminal's own requests keep rows of their own. The sidebar
+follows the newest row only while it is scrolled to the end, so older rows can be read.
+"""
 
 from __future__ import annotations
 
+from rich.console import RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from softphone.core import CallMachine, Marker, Source, TimelineEntry
+from softphone.core import CallMachine, RowKind, TimelineRow, timeline_rows
+from softphone.tui.widgets.formatting import local_clock
 
-_SOURCE_SHORT = {
-    Source.RESPONSE: "resp",
-    Source.PUSH: "push",
-    Source.POLL: "poll",
-    Source.RESYNC: "sync",
-    Source.LOCAL: "you",
-}
-_MARKER_SHORT = {Marker.DUPLICATE: "dup", Marker.STALE: "stale"}
-_MARKER_STYLE = {
-    Marker.STALE: "dim strike",
-    Marker.DUPLICATE: "dim",
-    Marker.GAP: "bold yellow",
-    Marker.ERROR: "bold red",
+_STATUS_STYLE = {
+    "calling": "yellow",
+    "accepted": "cyan",
+    "ongoing": "green",
+    "rejected": "red",
+    "cancelled": "red",
+    "ended": "magenta",
 }
 
 
-def render_entry(entry: TimelineEntry) -> Text:
-    """One entry in two short lines, so the sidebar stays readable at 80 columns."""
-    line = Text()
-    line.append(entry.at.strftime("%H:%M:%S "), style="dim")
-    if entry.source is Source.LOCAL:
-        line.append(f"→ {entry.detail}", style="italic cyan")
-        return line
-    line.append(f"v{entry.version} " if entry.version else "   ", style="bold")
-    line.append(entry.status or "", style=_status_style(entry.status))
-    line.append(f" {_SOURCE_SHORT[entry.source]}", style="dim")
-    if entry.marker in (Marker.DUPLICATE, Marker.STALE):
-        # Routine echoes of what we already hold: one dim line, no detail.
-        line.stylize(_MARKER_STYLE[entry.marker])
-        line.append(f" {_MARKER_SHORT[entry.marker]}", style=_MARKER_STYLE[entry.marker])
-    elif entry.marker is not None:
-        tag = entry.marker.value if entry.error_code is None else f"{entry.error_code}"
-        line.append(f"\n  {tag} ", style=_MARKER_STYLE[entry.marker])
-        line.append(entry.detail, style=_MARKER_STYLE[entry.marker])
-    return line
+def row_text(row: TimelineRow) -> Text:
+    """A row's words after its time: version, status, sources, then what changed or went wrong."""
+    text = Text()
+    if row.kind is RowKind.ACTION:
+        text.append(f"→ {row.note}", style="italic cyan")
+        return text
+    if row.kind is RowKind.ERROR:
+        code = f"{row.error_code} " if row.error_code is not None else ""
+        text.append(f"✕ {code}{row.note}", style="bold red")
+        return text
+    text.append(f"v{row.version} ", style="bold")
+    text.append(row.status or "", style=_STATUS_STYLE.get(row.status or "", "white"))
+    text.append(f" {row.sources_text}", style="dim")
+    if row.kind is RowKind.STALE:
+        text.stylize("dim strike")
+        text.append(f" stale: {row.note}", style="dim")
+        return text
+    if row.changes:
+        text.append(" · " + " · ".join(row.changes))
+    if row.note:
+        text.append(f" · {row.note}", style="bold yellow")
+    return text
 
 
-def _status_style(status: str | None) -> str:
-    return {
-        "calling": "yellow",
-        "accepted": "cyan",
-        "ongoing": "green",
-        "rejected": "red",
-        "cancelled": "red",
-        "ended": "magenta",
-    }.get(status or "", "white")
+def render_rows(machine: CallMachine) -> RenderableType:
+    """The call's rows as a two-column grid, so a long row wraps under its own words, not under the time."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, style="dim")
+    grid.add_column(overflow="fold")
+    for row in timeline_rows(machine.timeline):
+        grid.add_row(local_clock(row.at), row_text(row))
+    return grid
 
 
 class TimelineSidebar(VerticalScroll):
     """Shows one call's timeline; the screen decides which call."""
 
-    DEFAULT_CSS = """
-    TimelineSidebar { width: 38; }
-    """
-
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
+        self.title = Static("Timeline", classes="sidebar-title")
         self.body = Static(id="timeline-body")
+        self._shown: tuple[int, int] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("Timeline", classes="sidebar-title")
+        yield self.title
         yield self.body
 
     def show(self, machine: CallMachine | None) -> None:
-        body = self.body
-        if machine is None:
-            body.update(Text("No call yet.", style="dim"))
+        """Redraw only when there is something new: another call, or more entries."""
+        shown = None if machine is None else (machine.call_id, len(machine.timeline))
+        if shown == self._shown and machine is not None:
             return
-        text = Text(f"call {machine.call_id}\n", style="bold")
-        for entry in machine.timeline:
-            text.append_text(render_entry(entry))
-            text.append("\n")
-        body.update(text)
-        self.scroll_end(animate=False)
+        self._shown = shown
+        if machine is None:
+            self.title.update("Timeline")
+            self.body.update(Text("No call yet.", style="dim"))
+            return
+        # Follow the newest row only while scrolled to the end: a tester reading older rows stays there.
+        following = self.is_vertical_scroll_end
+        self.title.update(f"Timeline · call {machine.call_id}")
+        self.body.update(render_rows(machine))
+        if following:
+            self.scroll_end(animate=False)
