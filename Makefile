@@ -19,6 +19,7 @@ serve: $(STAMP)
 	$(BIN)/softphone serve
 
 test: $(STAMP)
+	$(BIN)/ruff check softphone tests benchmarks
 	$(BIN)/python -m pytest -q
 
 # The proofs (tests marked soak) at full size: 500 convergence runs under faults, 1,000 races, 50
