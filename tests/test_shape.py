@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import subprocess
@@ -105,3 +106,41 @@ def test_the_readme_names_every_module() -> None:
         if path.name != "__init__.py" and path.name not in tree
     )
     assert not unnamed
+
+
+def private_api_imports(path: Path) -> list[str]:
+    """Each ``softphone.api._x`` (or ``_x`` from ``softphone.api``) that the module at ``path`` imports."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.startswith("softphone.api._")]
+        elif isinstance(node, ast.ImportFrom) and node.module is not None and node.level == 0:
+            if node.module.startswith("softphone.api._"):
+                found.append(node.module)
+            elif node.module == "softphone.api":
+                found += [f"softphone.api.{alias.name}" for alias in node.names if alias.name.startswith("_")]
+    return found
+
+
+def test_only_the_wire_layer_imports_its_private_modules() -> None:
+    """Everything outside ``softphone/api`` (the TUI, cli, session, bot, toolkit, scenario, check, load, the
+    simulator) goes through the public face ``softphone.api``, so the private modules can move freely."""
+    root = Path(softphone.__file__).parent
+    offenders = {
+        str(path.relative_to(root)): imports
+        for path in sorted(root.rglob("*.py"))
+        if root / "api" not in path.parents and (imports := private_api_imports(path))
+    }
+    assert not offenders
+
+
+def test_a_private_import_is_found_in_every_spelling(tmp_path: Path) -> None:
+    module = tmp_path / "offender.py"
+    module.write_text(
+        "import softphone.api._client\n"
+        "from softphone.api._models import CallState\n"
+        "from softphone.api import _rules, CallClient\n"
+        "from softphone.api import RULES\n",
+        encoding="utf-8",
+    )
+    assert private_api_imports(module) == ["softphone.api._client", "softphone.api._models", "softphone.api._rules"]
