@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
-from support.server import free_port
+from support.server import ServerFactory, free_port, login, wait_for
+from websockets.asyncio.client import connect
 
 from softphone.cli import main
 from softphone.headless import server_url
 from softphone.launch import ensure_local_simulator, is_healthy, local_url, spawn_simulator, wait_until_healthy
 from softphone.settings import SignIn
+from softphone.tui.app import AppConfig
 
 
 def test_help_lists_the_commands() -> None:
@@ -118,3 +123,45 @@ def test_a_bad_option_is_one_line_from_the_real_command() -> None:
 def test_the_log_level_is_one_of_four() -> None:
     result = CliRunner().invoke(main, ["--server", "http://127.0.0.1:1", "--log-level", "loud"])
     assert result.exit_code == 2 and "loud" in result.stderr
+
+
+@dataclass
+class PhoneStart:
+    """What the bare ``softphone`` handed to ``run_phone``: the app's config and the log level."""
+
+    config: AppConfig
+    log_level: str
+
+
+@pytest.fixture
+def phone_starts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[PhoneStart]:
+    """The bare command run for real up to ``run_phone``, which records instead of drawing; no user settings."""
+    for name in ("SOFTPHONE_SERVER", "SOFTPHONE_TOKEN", "SOFTPHONE_USER_ID", "SOFTPHONE_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))
+    starts: list[PhoneStart] = []
+    monkeypatch.setattr("softphone.tui.app.run_phone", lambda config, log_level: starts.append(PhoneStart(config, log_level)))
+    return starts
+
+
+@pytest.mark.parametrize(("options", "bell"), [([], True), (["--no-bell"], False)])
+def test_no_bell_silences_the_phones_bell(phone_starts: list[PhoneStart], options: list[str], bell: bool) -> None:
+    result = CliRunner().invoke(main, ["--server", "http://127.0.0.1:1", "--user", "alice", *options])
+    assert result.exit_code == 0, result.output
+    (start,) = phone_starts
+    assert start.config.bell is bell
+
+
+async def test_serve_idle_timeout_stops_the_simulator_once_nobody_uses_it(server_factory: ServerFactory) -> None:
+    """A push connection held open is use: it outlasts the timeout; once it closes, the simulator goes by itself."""
+    idle = 1.0
+    server = server_factory(args=["--idle-timeout", str(idle)])
+    token = login(server.base_url, "alice")
+    async with connect(f"{server.ws_url}?terminal_id=t", additional_headers={"Authorization": f"Bearer {token}"}):
+        await asyncio.sleep(2.5 * idle)  # the duration under test, not a wait for something to happen
+        assert server.running and is_healthy(server.base_url)
+    closed = time.monotonic()
+    await wait_for(lambda: not server.running, timeout=15)
+    assert time.monotonic() - closed >= idle * 0.9, "not before the idle time has passed"
+    assert not is_healthy(server.base_url)
+    assert "idle for 1.0s, stopping" in server.log()
