@@ -74,3 +74,41 @@ def test_a_media_script_reads_stages_qualities_and_times() -> None:
 def test_a_bad_media_script_names_the_item(script: str, says: str) -> None:
     with pytest.raises(ValueError, match=re.escape(says)):
         parse_media_script(script)
+
+
+async def test_a_media_script_counts_from_the_answer_not_from_the_ring(live_server: ServerProcess) -> None:
+    """Bob answers after 2 s; ``:poor@1.5`` must come 1.5 s after the answer (counted from the ring it would
+    come before it). Seen twice: when alice's polls first show each change, and in the server's whole seconds."""
+    policy = BotPolicy(answer_after=2.0, media_script=parse_media_script("joined:good@0,:poor@1.5"))
+    running = asyncio.create_task(run_bot(live_server.base_url, "bob", policy, terminal_id="bob-bot"))
+    loop = asyncio.get_running_loop()
+    try:
+        async with CallClient(live_server.base_url, terminal_id="alice-headless") as alice:
+            await alice.login("alice")
+            bob = next(u for u in (await alice.directory()).users if u.name == "bob")
+            assert bob.conversation_id is not None
+            call_id = (await alice.start_call(bob.conversation_id, bob.user_id, "audio")).call_id
+            rang = loop.time()
+            first_seen: dict[str, float] = {}
+
+            async def poor() -> bool:
+                state = await alice.call_state(call_id)
+                if state.accepted_at is not None:
+                    first_seen.setdefault("accepted", loop.time())
+                callee = state.media.callee if state.media else None
+                if callee is not None and callee.network_quality == "poor":
+                    first_seen.setdefault("poor", loop.time())
+                return "poor" in first_seen
+
+            await wait_for(poor, timeout=15, interval=0.02)
+            final = await alice.call_state(call_id)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert first_seen["accepted"] - rang >= 1.8, "bob let it ring for 2 s"
+    assert 1.2 <= first_seen["poor"] - first_seen["accepted"] <= 2.2
+    assert final.status == "ongoing" and final.accepted_at is not None and final.started_at is not None
+    assert final.media is not None and final.media.callee is not None and final.media.callee.reported_at is not None
+    assert (final.started_at - final.accepted_at).total_seconds() in (0, 1), "joined@0: at the answer"
+    assert (final.media.callee.reported_at - final.accepted_at).total_seconds() in (1, 2), "whole seconds on the wire"

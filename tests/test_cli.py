@@ -139,6 +139,10 @@ def phone_starts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[PhoneS
     for name in ("SOFTPHONE_SERVER", "SOFTPHONE_TOKEN", "SOFTPHONE_USER_ID", "SOFTPHONE_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))
+    def no_local_simulator(port: int = 0) -> str:
+        pytest.fail("the phone looked for the local simulator: no server came from the options or the profile")
+
+    monkeypatch.setattr("softphone.launch.ensure_local_simulator", no_local_simulator)
     starts: list[PhoneStart] = []
     monkeypatch.setattr("softphone.tui.app.run_phone", lambda config, log_level: starts.append(PhoneStart(config, log_level)))
     return starts
@@ -165,3 +169,42 @@ async def test_serve_idle_timeout_stops_the_simulator_once_nobody_uses_it(server
     assert time.monotonic() - closed >= idle * 0.9, "not before the idle time has passed"
     assert not is_healthy(server.base_url)
     assert "idle for 1.0s, stopping" in server.log()
+
+
+PROFILE = """
+[profiles.staging]
+server = "https://staging.example/"
+poll = true
+
+[profiles.staging.users.alice]
+token = "alice-token-0123456789"
+user_id = 10001
+terminal_id = "alice-laptop"
+
+[profiles.staging.users.bob]
+user_id = 20002
+
+[profiles.staging.conversations]
+"alice,bob" = 252487239
+"""
+
+
+def test_the_bare_phone_takes_its_server_and_credentials_from_a_profile(
+    phone_starts: list[PhoneStart], tmp_path: Path
+) -> None:
+    """``softphone --profile staging --user alice``: the profile in the user config directory becomes the app's config."""
+    config_file = tmp_path / "config-home" / "softphone" / "config.toml"
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text(PROFILE, encoding="utf-8")
+    result = CliRunner().invoke(main, ["--profile", "staging", "--user", "alice", "--log-level", "debug"])
+    assert result.exit_code == 0, result.output
+    (start,) = phone_starts
+    config = start.config
+    assert (config.server_url, config.push_mode, config.background_port) == ("https://staging.example", "poll", None)
+    assert (config.user, config.token, config.user_id, config.terminal_id) == (
+        None, "alice-token-0123456789", 10001, "alice-laptop",
+    )  # fmt: skip
+    assert [(c.name, c.user_id, c.conversation_id) for c in config.contacts] == [
+        ("alice", 10001, None), ("bob", 20002, 252487239),
+    ]  # fmt: skip
+    assert start.log_level == "debug"
