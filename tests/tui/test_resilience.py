@@ -7,11 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from support.server import login
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from softphone.api import CallClient, CallType
+from softphone.cli import main
 from softphone.logs import start_file_log
 from softphone.tui import app as tui_app
 from softphone.tui.app import StoppedOnError, run_phone
@@ -179,3 +182,43 @@ async def test_tokens_never_reach_the_log_in_full(
     written = log_path.read_text()
     assert "Authorization" in written or "HTTP Request" in written, "the debug log has the requests"
     assert token not in written and token[:4] in written
+
+
+@pytest.fixture
+def root_logger_kept() -> Iterator[None]:
+    """``run_phone`` adds a file handler to the root logger and sets its level: undo both after the test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+
+
+@pytest.mark.parametrize(("level", "debug_lines"), [("debug", True), ("warning", False)])
+def test_the_log_is_in_the_user_log_directory_at_the_level_asked(
+    simulator: ThreadedSimulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    root_logger_kept: None,
+    level: str,
+    debug_lines: bool,
+) -> None:
+    """The real command line, ``softphone --log-level LEVEL``; the app signs in (headless) and quits."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+    async def sign_in_and_quit(pilot: Pilot[None]) -> None:
+        await signed_in(pilot)
+        pilot.app.exit()
+
+    monkeypatch.setattr(tui_app.SoftphoneApp, "run", lambda self: App.run(self, headless=True, auto_pilot=sign_in_and_quit))
+    options = ["--server", simulator.url, "--user", "alice", "--terminal-id", "alice-log", "--log-level", level]
+    result = CliRunner().invoke(main, options)
+    assert result.exit_code == 0, result.output
+    log_file = tmp_path / "state" / "softphone" / "log" / "softphone.log"
+    written = log_file.read_text(encoding="utf-8")
+    levels = {line.split()[3] for line in written.splitlines() if len(line.split()) > 3}
+    assert ("DEBUG" in levels) is debug_lines, levels
+    if not debug_lines:
+        assert levels <= {"WARNING", "ERROR", "CRITICAL"}, "nothing below warning"

@@ -16,7 +16,7 @@ from support.scripted_http import NOT_FOUND, REFUSED_TOKEN, UNAVAILABLE, Answer,
 from support.server import login
 from textual.widgets import Input
 
-from softphone.api import Unauthorized
+from softphone.api import Backoff, Unauthorized
 from softphone.session import describe_sign_in_failure
 from softphone.tui.app import SIGN_IN_BACKOFF
 from softphone.tui.screens.home import HomeScreen
@@ -27,6 +27,7 @@ from .harness import (
     FakeClock,
     ThreadedSimulator,
     make_app,
+    run_from_palette,
     screen_text,
     session_of,
     signed_in,
@@ -145,6 +146,22 @@ async def test_a_server_that_keeps_failing_gets_a_few_requests_a_minute(
         asked = len(server.requests)
         await pilot.press("ctrl+r")
         await until(pilot, lambda: len(server.requests) > asked, "a try at once", timeout=2)
+
+
+async def test_the_palette_offers_retry_now_while_sign_in_waits_and_it_tries_at_once(
+    scripted: list[ScriptedHttpServer], clock: FakeClock
+) -> None:
+    """A minute to wait before the next try: "Retry now" from the palette makes it at once."""
+    server = ScriptedHttpServer(lambda method, path, token: UNAVAILABLE).start()
+    scripted.append(server)
+    app = make_app(server.url, clock, user="alice", terminal_id="alice-1", sign_in_backoff=Backoff(60, 60, jitter=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.status.retry_at is not None, "a wait before the next try")
+        assert "Retry now" in [command.title for command in app.get_system_commands(app.screen)]
+        asked = len(server.requests)
+        await run_from_palette(pilot, "retry", "Retry now")
+        await until(pilot, lambda: len(server.requests) > asked, "a try at once", timeout=5)
+        await until(pilot, lambda: app.status.retry_at is not None, "waiting again after the failed try")
 
 
 def test_the_sign_in_backoff_allows_only_a_few_requests_a_minute() -> None:
