@@ -29,9 +29,10 @@ from softphone.api import (
 )
 from softphone.core import CallMachine, Role, Source
 from softphone.demo import Cast, DemoGuide, guide_words
+from softphone.launch import DEFAULT_PORT
 from softphone.tui.adapter import SessionAdapter
 from softphone.tui.app import SoftphoneApp
-from softphone.tui.screens.by_id import DialByIdScreen
+from softphone.tui.screens.by_id import DialByIdScreen, OpenCallScreen
 from softphone.tui.screens.confirm import ConfirmScreen
 from softphone.tui.screens.ended import EndedScreen
 from softphone.tui.screens.faults import FaultsScreen
@@ -263,6 +264,44 @@ def dial_by_id(url: str, clock: FakeClock) -> Scenario:
     return Scenario("dial_by_id", app, run_before, deterministic_sidebar=True)
 
 
+def open_call_by_id(url: str, clock: FakeClock) -> Scenario:
+    app = make_app(url, clock, "alice", "alice-laptop")
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await ready(pilot)
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, OpenCallScreen) and bool(app.screen.query(Input)), "the dialog")
+        app.screen.query_one(Input).cursor_blink = False
+        await pilot.press("0", "enter")  # not a call id: the dialog says so, inline
+        await until(pilot, lambda: "whole number above 0" in screen_text(app), "the inline error")
+
+    return Scenario("open_call_by_id", app, run_before, deterministic_sidebar=True)
+
+
+def _simulator_question(name: str, ask: Callable[[SoftphoneApp], None], question: str) -> ScenarioFactory:
+    """A phone on the local background simulator (the default port, so the status line is the same every
+    run), asked from the palette to stop or reset it: the confirmation, before anything is done."""
+
+    def make(url: str, clock: FakeClock) -> Scenario:
+        app = make_app(url, clock, "alice", "alice-laptop", background_port=DEFAULT_PORT)
+
+        async def run_before(pilot: Pilot[None]) -> None:
+            await signed_in(pilot)
+            ask(app)
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and question in screen_text(app), question)
+
+        return Scenario(name, app, run_before, deterministic_sidebar=True)
+
+    make.__name__ = name
+    return make
+
+
+sim_stop_question = _simulator_question("sim_stop_question", SoftphoneApp.action_sim_stop, "Stop the background simulator?")
+sim_reset_question = _simulator_question(
+    "sim_reset_question", SoftphoneApp.action_sim_reset, "End every live call on the simulator?"
+)
+
+
 def _incoming_then(app: SoftphoneApp, url: str, clock: FakeClock, *, unreachable: bool) -> RunBefore:
     async def run_before(pilot: Pilot[None]) -> None:
         await ready(pilot)
@@ -376,7 +415,8 @@ ScenarioFactory = Callable[[str, FakeClock], Scenario]
 
 ALL: list[ScenarioFactory] = [
     home, login, outgoing, incoming, in_call, ended, answered_elsewhere, quit_question, network_faults,
-    token_refused, dial_by_id, incoming_unreachable, incoming_narrow, glare, demo, too_small, timeline,
+    token_refused, dial_by_id, open_call_by_id, sim_stop_question, sim_reset_question, incoming_unreachable,
+    incoming_narrow, glare, demo, too_small, timeline,
 ]  # fmt: skip
 ONLY_AT: dict[ScenarioFactory, list[Size]] = {
     too_small: [(36, 10)],
