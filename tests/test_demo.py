@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from support.server import ServerFactory, wait_for
+from support.terminal import open_in_terminal
 from tui.harness import FakeClock, make_app, painted, screen_text, signed_in, until, until_shows
 
 from softphone.api import CallClient, CalleeBusy, CallState
 from softphone.demo import Cast, DemoCast, DemoGuide, guide_words
+from softphone.launch import is_healthy
 from softphone.tui.screens.home import HomeScreen
 from softphone.tui.screens.incoming import IncomingScreen
 
@@ -111,3 +117,55 @@ async def test_the_demo_phone_says_what_it_offers_and_g_gets_a_call_in(server_fa
                 await until_shows(pilot, HomeScreen)
             titles = [command.title for command in app.get_system_commands(app.screen)]
             assert "Demo: Bob calls you now" in titles
+
+
+def _private_simulator_url(tmp: Path) -> str:
+    """The demo's private simulator, read from its log in the demo's work directory (under ``TMPDIR``)."""
+    for log in tmp.glob("softphone-demo-*/simulator.log"):
+        found = re.search(r"Uvicorn running on (http://\S+)", log.read_text(errors="replace"))
+        if found:
+            return found[1]
+    raise AssertionError(f"no simulator log in {tmp} says where it runs")
+
+
+async def test_softphone_demo_in_a_terminal_offers_its_cast_rings_on_g_and_quits_with_its_simulator(
+    tmp_path: Path,
+) -> None:
+    """``softphone demo`` as a person runs it: a real process on a pty, keys typed, the screen read."""
+    env = {
+        **os.environ,
+        "TMPDIR": str(tmp_path),
+        **{name: str(tmp_path / name.lower()) for name in ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME")},
+    }
+    demo = open_in_terminal([sys.executable, "-m", "softphone", "demo", "--answer-after", "1"], env=env)
+    try:
+        for words in ("Press g and Bob calls you", "answers in 1s, hangs up at 20s", "declines",
+                      "busy (in a call with Erin)", "never answers (rings 20s)", "connected"):  # fmt: skip
+            await asyncio.to_thread(demo.wait_for_text, words, 30)
+        url = _private_simulator_url(tmp_path)
+
+        async def bob_calls() -> bool:
+            if "Incoming audio call from Bob" in demo.text():
+                return True
+            demo.type(b"g")  # again if need be: a key this soon after Home showed is held back (a second
+            return False  # g while Bob's call is on its way only has Bob told that alice is busy)
+
+        await wait_for(bob_calls, timeout=20, interval=3)
+        async with CallClient(url, terminal_id="alice-check") as alice:
+            await alice.login("alice")
+            (ringing,) = await alice.active_calls()
+        assert (ringing.status, ringing.caller_user_id) == ("calling", 20002)
+
+        demo.type(b"\x11")  # ctrl+q: a call rings, so it asks first
+        await asyncio.to_thread(demo.wait_for_text, "Hang up and quit?", 15)
+
+        async def quit_confirmed() -> bool:
+            if demo.process.poll() is None:
+                demo.type(b"y")  # again until it goes: a key this soon after the question may be held back
+            return demo.process.poll() is not None
+
+        await wait_for(quit_confirmed, timeout=15, interval=0.5)
+        assert demo.process.returncode == 0, demo.text()[-1500:]
+        assert not is_healthy(url), "the private simulator stops with the demo"
+    finally:
+        demo.stop()

@@ -7,83 +7,29 @@ terminal, not ``ongoing`` with nobody on it.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import signal
-import struct
-import subprocess
 import sys
-import termios
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from support.server import ServerFactory, wait_for
+from support.terminal import InTerminal, open_in_terminal
 
 from softphone.api import CallClient, CallState
 
 TERMINAL_ID = "alice-pty"
 
 
-@dataclass
-class PhoneInTerminal:
-    process: subprocess.Popen[bytes]
-    master: int
-    output: bytearray
-
-    def close_terminal(self) -> None:
-        """What closing a terminal window does: its side of the pty goes away."""
-        os.close(self.master)
-        self.master = -1
-
-
-def _controlling_terminal() -> None:
-    """In the child, after setsid: make the pty on stdin its controlling terminal, as a shell's would be."""
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
 @pytest.fixture
-def phone_dialing_bob(server_factory: ServerFactory) -> Iterator[tuple[PhoneInTerminal, str]]:
+def phone_dialing_bob(server_factory: ServerFactory) -> Iterator[tuple[InTerminal, str]]:
     server = server_factory()
-    master, slave = os.openpty()
-    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
     command = [
         sys.executable, "-m", "softphone", "--server", server.base_url,
         "--user", "alice", "--terminal-id", TERMINAL_ID, "--dial", "bob",
     ]  # fmt: skip
-    process = subprocess.Popen(
-        command,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-        preexec_fn=_controlling_terminal,
-        env={**os.environ, "TERM": "xterm-256color"},
-    )
-    os.close(slave)
-    phone = PhoneInTerminal(process, master, bytearray())
-
-    def drain() -> None:
-        """Read what the app draws, as a terminal would: a pty nobody reads blocks the app's writes."""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            phone.output.extend(chunk)
-
-    reader = threading.Thread(target=drain, name="pty-reader", daemon=True)
-    reader.start()
+    phone = open_in_terminal(command)
     yield phone, server.base_url
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=10)
-    if phone.master >= 0:
-        os.close(phone.master)
-    reader.join(timeout=5)
+    phone.stop()
 
 
 async def _answer_the_call(url: str) -> tuple[CallClient, int]:
@@ -109,7 +55,7 @@ async def _answer_the_call(url: str) -> tuple[CallClient, int]:
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "terminal closed"])
-async def test_the_phone_hangs_up_before_it_goes(phone_dialing_bob: tuple[PhoneInTerminal, str], how: str) -> None:
+async def test_the_phone_hangs_up_before_it_goes(phone_dialing_bob: tuple[InTerminal, str], how: str) -> None:
     phone, url = phone_dialing_bob
     bob, call_id = await _answer_the_call(url)
     try:
