@@ -169,11 +169,18 @@ async def test_the_sidebar_tells_the_same_story(simulator: Simulator) -> None:
 
             truth = await faulted_call(simulator, bob, call_id, Story(rows, lambda: machine.version, wait, hang_up))
             await until_shows(pilot, EndedScreen, timeout=CONVERGE_WITHIN)
-            await wait(lambda: any("v5 < v6, ignored" in row for row in sidebar_rows(app)), "the stale row on the sidebar")
+            await wait(
+                lambda: any("v5 < v6, ignored" in row for row in sidebar_rows(app)), "the stale row on the sidebar"
+            )
             assert (machine.status, machine.version) == (truth.status, truth.version)
             assert_the_rows_tell_how_alice_caught_up(rows(), truth)
             sidebar = sidebar_rows(app)
-            for words in ("gap: missed v2..v2 → resync", "v4 ongoing push×2", "v6 ended resp+sync+push", "v5 ongoing push stale: v5 < v6, ignored"):
+            for words in (
+                "gap: missed v2..v2 → resync",
+                "v4 ongoing push×2",
+                "v6 ended resp+sync+push",
+                "v5 ongoing push stale: v5 < v6, ignored",
+            ):
                 assert any(words in line for line in sidebar), f"{words!r} not on the sidebar:\n" + "\n".join(sidebar)
     finally:
         await bob.close()
