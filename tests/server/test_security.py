@@ -8,7 +8,7 @@ import shutil
 import socket
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,11 @@ from support.server import ServerFactory, ServerProcess, login, wait_for
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from softphone.api import AcceptRequest, LoginRequest, StartCallRequest
+from softphone.api import AcceptRequest, LoginRequest, StartCallRequest, TooManyConnections
 from softphone.cli import main
 from softphone.server.app import ACTION_ROUTES
 from softphone.server.config import ServerConfig
+from softphone.server.hub import Hub
 from softphone.server.tokens import hash_login_token
 
 from .conftest import BOB, Api
@@ -349,3 +350,61 @@ def test_every_new_option_has_a_one_line_error(args: list[str], named: str) -> N
     assert result.exit_code == 2
     (error,) = result.output.strip().splitlines()
     assert error.startswith(f"softphone serve: Invalid value for '{named}'"), result.output
+
+
+# --------------------------------------------------------------------------- documented defaults
+
+
+def served_config(monkeypatch: pytest.MonkeyPatch, *args: str) -> ServerConfig:
+    """The configuration ``softphone serve ARGS`` would run the simulator with (nothing is started)."""
+    import softphone.server.runner
+
+    started: list[ServerConfig] = []
+    monkeypatch.setattr(softphone.server.runner, "run_server", lambda config, **_: started.append(config))
+    result = CliRunner().invoke(main, ["serve", "--db", ":memory:", *args])
+    assert result.exit_code == 0, result.output
+    (config,) = started
+    return config
+
+
+async def test_a_login_token_lives_one_day_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "How long a login token stays valid" in (help_text := CliRunner().invoke(main, ["serve", "--help"]).output)
+    assert "[default: 1d]" in " ".join(help_text.split())
+    assert served_config(monkeypatch).token_ttl == ServerConfig().token_ttl == timedelta(days=1)
+
+    class Clock:
+        now = datetime(2026, 7, 5, tzinfo=UTC)
+
+        def __call__(self) -> datetime:
+            return self.now
+
+    clock = Clock()
+    async with running_app(ServerConfig(), clock) as app, client_for(app) as client:
+        api = Api(client)
+        token = await api.login("alice")
+        clock.now += timedelta(days=1, seconds=-1)
+        assert (await api.get("/api/dev/directory", token))["code"] == 0, "still valid a second before a day"
+        clock.now += timedelta(seconds=1)
+        assert (await api.request("GET", "/api/dev/directory", token)).json()["code"] == 40101, "refused after a day"
+
+
+async def test_push_connections_are_capped_at_1000_per_user_and_10000_per_server_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    help_text = " ".join(CliRunner().invoke(main, ["serve", "--help"]).output.split())
+    assert "more are refused at the handshake (42901). [default: 1000; x>=1]" in help_text
+    assert "more are refused at the handshake (42901). [default: 10000; x>=1]" in help_text
+    config = served_config(monkeypatch)
+    assert (config.max_push_per_user, config.max_push_per_server) == (1_000, 10_000)
+    assert (ServerConfig().max_push_per_user, ServerConfig().max_push_per_server) == (1_000, 10_000)
+
+    hub = Hub(config)  # what the handshake asks; the caps themselves over a real WebSocket are tested above
+    for _ in range(1_000):
+        hub.subscribe(1, "alice")
+    with pytest.raises(TooManyConnections):
+        hub.subscribe(1, "alice")
+    for user_id in range(2, 11):
+        for _ in range(1_000):
+            hub.subscribe(user_id, "someone")
+    with pytest.raises(TooManyConnections):
+        hub.subscribe(11, "one more user")
