@@ -143,7 +143,7 @@ REMOTE_WARNING = (
 )
 @click.option(
     "--ring-timeout",
-    default=30,
+    default=ServerConfig.ring_timeout,
     show_default=True,
     type=click.IntRange(min=1),
     help="Seconds a call rings before it ends with no_answer_timeout.",
@@ -182,14 +182,14 @@ REMOTE_WARNING = (
 @click.option(
     "--max-push-per-user",
     type=click.IntRange(min=1),
-    default=1_000,
+    default=ServerConfig.max_push_per_user,
     show_default=True,
     help="Push connections one user may hold; more are refused at the handshake (42901).",
 )
 @click.option(
     "--max-push-per-server",
     type=click.IntRange(min=1),
-    default=10_000,
+    default=ServerConfig.max_push_per_server,
     show_default=True,
     help="Push connections the server holds in all; more are refused at the handshake (42901).",
 )
