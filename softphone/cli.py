@@ -3,7 +3,6 @@ and the tester's toolkit (:mod:`softphone.toolkit`)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +23,8 @@ from softphone.toolkit import COMMANDS
 if TYPE_CHECKING:
     from softphone.api import FaultSettings
     from softphone.background import RunningSimulator
-    from softphone.settings import SignInOptions
+    from softphone.load.plan import ProfileUsers
+    from softphone.settings import SignIn, SignInOptions
 
 IDLE_TIMEOUT_HELP = "Stop by itself after this many seconds with no request and no push connection."
 
@@ -392,31 +392,15 @@ def demo(user: str, answer_after: float, incoming: bool) -> None:
     run_demo(user=user, answer_after=answer_after, call_me=incoming)
 
 
-class OneLineUsageError(click.ClickException):
-    """A bad option of ``softphone load``: one line on stderr, exit 2 (scripts read the line, not a usage block)."""
-
-    exit_code = 2
-
-    def show(self, file: object = None) -> None:
-        click.echo(f"softphone load: {self.format_message()}", err=True)
-
-
-class LoadCommand(click.Command):
-    """Click's own option errors (a rate that is not a number, say) as one line too."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as error:
-            raise OneLineUsageError(error.format_message()) from None
-
-
-@main.command(cls=LoadCommand)
-@click.option("--server", "server_url", default=None, help="Call API base URL. Default: the local simulator.")
+@main.command()
 @click.option("--rate", type=float, default=10.0, show_default=True, help="Calls started per second (open loop).")
 @click.option("--duration", type=float, default=10.0, show_default=True, help="Seconds during which calls start.")
 @click.option("--concurrency", type=int, default=None, help="Caller/callee pairs in all. Default: what the rate needs.")
-@click.option("--users", default=None, help="N: the users u0001..uN that `serve --users N` seeds; or NAME,NAME,...")
+@click.option(
+    "--users",
+    default=None,
+    help="N: the users u0001..uN that `serve --users N` seeds; or NAME,NAME,... Default: the profile's users.",
+)
 @click.option("--mix", default=DEFAULT_MIX, show_default=True, help="How calls end, as weights.")
 @click.option("--ring-timeout", type=float, default=30.0, show_default=True, help="The server's: a timeout call lasts this long.")
 @click.option("--push", is_flag=True, help="A push connection per terminal; measures push latency.")
@@ -424,7 +408,7 @@ class LoadCommand(click.Command):
 @click.option("--json", "json_summary", is_flag=True, help="The summary as JSON on stdout (the live table is on stderr).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Local Locust worker processes (with --master: workers to wait for).")
 @click.option("--master", is_flag=True, help="Be the Locust master of workers started elsewhere.")
-@click.option("--worker", is_flag=True, help="Be a Locust worker of the master at --master-host.")
+@click.option("--worker", is_flag=True, help="Be a Locust worker of the master at --master-host (it sends the plan and the tokens).")
 @click.option("--master-host", default="127.0.0.1", show_default=True, help="With --worker: where the master runs.")
 @click.option(
     "--master-port",
@@ -433,8 +417,9 @@ class LoadCommand(click.Command):
     help=f"The master's port for workers. Default: {LOCUST_MASTER_PORT}, or a free one for local --workers.",
 )
 @click.option("--web-port", type=click.IntRange(1, 65535), default=None, help="Locust's web UI on 127.0.0.1:PORT.")
+@sign_in_options(identity=False)
 def load(
-    server_url: str | None,
+    sign_in: SignIn,
     rate: float,
     duration: float,
     concurrency: int | None,
@@ -453,16 +438,19 @@ def load(
 ) -> None:
     """Whole call lifecycles at a fixed rate against a server, on Locust; exit 1 if any call failed.
 
-    Each caller/callee pair places calls that end as the mix says. `--workers N` runs them in N
-    Locust worker processes; `--master --workers N` and `--worker --master-host HOST` spread one
-    load over several machines. The simulator needs enough users: `softphone serve --users N`.
+    Each caller/callee pair places calls that end as the mix says. Users sign in with the simulator's
+    dev login (it needs enough of them: `softphone serve --users N`), or with the tokens of a profile
+    (`--profile NAME`, `--config FILE`): its users, in order, make the pairs, and its conversations are
+    the ones they call in, so a server without a directory (a real one, `serve --documented-only`)
+    can be loaded. `--workers N` runs the pairs in N Locust worker processes; `--master --workers N`
+    and `--worker --master-host HOST` spread one load over several machines.
     """
     from softphone.load.plan import Launch, PlanError, make_plan
 
     if master and worker:
-        raise OneLineUsageError("--master and --worker are alternatives: give one.")
+        raise UsageProblem("--master and --worker are alternatives: give one.")
     if master and workers is None:
-        raise OneLineUsageError("--master needs --workers N: how many workers to wait for.")
+        raise UsageProblem("--master needs --workers N: how many workers to wait for.")
     if master_port is None:
         master_port = free_port() if workers and not (master or worker) else LOCUST_MASTER_PORT
     if worker:
@@ -470,7 +458,7 @@ def load(
     else:
         try:
             plan = make_plan(
-                server=server_url or local_url(),
+                server=sign_in.server or local_url(),
                 rate=rate,
                 duration_s=duration,
                 mix=mix,
@@ -479,10 +467,11 @@ def load(
                 users=users,
                 push=push,
                 workers=workers or 1,
+                profile=_profile_users(sign_in),
             )
         except PlanError as error:
-            raise OneLineUsageError(str(error)) from None
-        if server_url is None:  # the shared local simulator, started only once the options are good
+            raise UsageProblem(str(error)) from None
+        if sign_in.server is None:  # the shared local simulator, started only once the options are good
             from softphone.launch import ensure_local_simulator
 
             ensure_local_simulator()
@@ -496,8 +485,29 @@ def load(
             json_summary=json_summary,
         )
     # Locust patches the standard library with gevent on import: it runs in a process of its own.
+    from softphone.load.plan import become_load_process
+
     sys.stdout.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "softphone.load", launch.model_dump_json()])
+    become_load_process(launch)
+
+
+def _profile_users(sign_in: SignIn) -> ProfileUsers | None:
+    """The profile's users, tokens and conversations, read as ``softphone run`` and ``check`` read them."""
+    from softphone.load.plan import ProfileUsers, UserToken
+    from softphone.scenario.command import profile_conversations, profile_credentials
+
+    if sign_in.profile is None:
+        return None
+    tokens = {
+        name: UserToken(user_id=given.user_id, token=given.token, terminal_id=given.terminal_id)
+        for name, given in profile_credentials(sign_in).items()
+    }
+    return ProfileUsers(
+        profile=sign_in.profile,
+        users=tuple(sign_in.users),
+        tokens=tokens,
+        conversations=profile_conversations(sign_in),
+    )
 
 
 # Tester's toolkit: scenario files and the conformance check, each in its own module.

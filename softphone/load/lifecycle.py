@@ -70,6 +70,7 @@ from softphone.api import (
     StartCallRequest,
     authorization,
     error_for,
+    is_missing_route,
     server_frame_adapter,
 )
 from softphone.load.plan import LoadPlan, Outcome
@@ -285,24 +286,49 @@ class Party:
     push: PushListener | None = None
 
     @classmethod
-    def login(cls, wire: Wire, plan: LoadPlan, name: str) -> Party:
-        """The simulator's dev login; an unknown user says how to seed load users."""
-        user: str | int = int(name) if name.isdecimal() else name
-        try:
-            data = wire.send("POST", "/api/dev/login", LoginData, name="/api/dev/login", token=None, body=LoginRequest(user=user))
-        except InvalidParams as error:
-            raise InvalidParams(f"{error.message} (seed load users with `softphone serve --users N`)") from None
-        party = cls(wire, name, data.token, data.user_id, f"load-{name}-{uuid.uuid4().hex[:8]}")
+    def sign_in(cls, wire: Wire, plan: LoadPlan, name: str) -> Party:
+        """With the profile's token where the plan has one (no request), else the simulator's dev login."""
+        given = plan.tokens.get(name)
+        if given is not None:
+            party = cls(wire, name, given.token, given.user_id, given.terminal_id or cls.new_terminal_id(name))
+        else:
+            user: str | int = int(name) if name.isdecimal() else name
+            try:
+                data = wire.send(
+                    "POST", "/api/dev/login", LoginData, name="/api/dev/login", token=None, body=LoginRequest(user=user)
+                )
+            except InvalidParams as error:
+                raise InvalidParams(f"{error.message} (seed load users with `softphone serve --users N`)") from None
+            except SoftphoneError as error:
+                if not is_missing_route(error):
+                    raise
+                raise ProtocolError(
+                    f"the server has no dev login: give {name} a token and user_id in the profile,"
+                    f" [profiles.NAME.users.{name}]"
+                ) from None
+            party = cls(wire, name, data.token, data.user_id, cls.new_terminal_id(name))
         if plan.push:
             party.push = PushListener(plan.ws_url, party.token, party.terminal_id)
         return party
+
+    @staticmethod
+    def new_terminal_id(name: str) -> str:
+        return f"load-{name}-{uuid.uuid4().hex[:8]}"
 
     def send(self, method: str, path: str, model: type[ModelT], name: str, body: BaseModel | None = None) -> ModelT:
         return self.wire.send(method, path, model, name=name, token=self.token, body=body)
 
     def conversation_with(self, other: Party) -> int:
-        """The 1:1 conversation of the two, from the simulator's directory (*ext*)."""
-        entries = self.send("GET", "/api/dev/directory", DirectoryData, "/api/dev/directory").users
+        """The 1:1 conversation of the two, from the simulator's directory (*ext*): the profile named none."""
+        try:
+            entries = self.send("GET", "/api/dev/directory", DirectoryData, "/api/dev/directory").users
+        except SoftphoneError as error:
+            if not is_missing_route(error):
+                raise
+            raise ProtocolError(
+                f"the server has no directory: give the conversation of {self.name} and {other.name} in the profile,"
+                f' [profiles.NAME.conversations] "{self.name},{other.name}" = ID'
+            ) from None
         found = next((entry.conversation_id for entry in entries if entry.user_id == other.user_id), None)
         if found is None:
             raise ProtocolError(f"{self.name} and {other.name} share no conversation in the directory")
@@ -337,19 +363,19 @@ class CallLifecycle(FastHttpUser):
     def on_start(self) -> None:
         self.parties: list[Party] = []  # for on_stop, which also runs when a stop interrupts this
         self.plan = plan_from(getattr(self.environment.parsed_options, PLAN_OPTION))
-        caller, callee, offset = self.plan.pair_for(self.outcome, COORDINATOR.claim(self.environment, self.outcome))
+        pair = self.plan.pair_for(self.outcome, COORDINATOR.claim(self.environment, self.outcome))
         self.pacing_s = self.plan.load_of(self.outcome).pacing_s
         wire = Wire(self.client)
         try:
-            self.caller = Party.login(wire, self.plan, caller)
+            self.caller = Party.sign_in(wire, self.plan, pair.caller)
             self.parties.append(self.caller)
-            self.callee = Party.login(wire, self.plan, callee)
+            self.callee = Party.sign_in(wire, self.plan, pair.callee)
             self.parties.append(self.callee)
-            self.conversation_id = self.caller.conversation_with(self.callee)
+            self.conversation_id = pair.conversation_id or self.caller.conversation_with(self.callee)
         finally:
             COORDINATOR.signed_in(self.environment)  # a user that failed must not hold the others back
         COORDINATOR.wait()
-        self.next_at = COORDINATOR.calls_begin + offset
+        self.next_at = COORDINATOR.calls_begin + pair.offset_s
         gevent.sleep(max(0.0, self.next_at - time.perf_counter()))
 
     def on_stop(self) -> None:

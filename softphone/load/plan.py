@@ -4,6 +4,10 @@ This module imports neither Locust nor gevent, so ``softphone load`` can check i
 on a bad one) in the command's own process; the load itself runs in a process of its own
 (``python -m softphone.load``) where Locust is imported first.
 
+Users sign in with the simulator's dev login, or with the tokens a profile gives (``--profile``): the
+plan carries those tokens and each pair's conversation from the profile, so a worker needs nothing but
+the plan, and a server without a directory (a real one, ``serve --documented-only``) can be loaded.
+
 Arrivals are paced per Locust user: every user places one call every ``pacing_s`` seconds. A user
 owns one caller/callee pair, and a pair can hold one call at a time, so a user's pacing must be longer
 than its calls last. Outcomes last very differently (a ring timeout keeps a pair busy for the whole
@@ -15,12 +19,20 @@ that ``users / pacing`` is exactly the asked rate of that outcome.
 from __future__ import annotations
 
 import math
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from softphone.load import LOCUST_MASTER_PORT
+
+LAUNCH_VARIABLE = "SOFTPHONE_LOAD_LAUNCH"
+"""Where a load process finds its :class:`Launch` (JSON): in its environment, not on its command line,
+which any local user can read (``ps``), because a plan may carry a profile's tokens."""
 
 SHORT_CALL_PACING_S = 1.0
 """Shortest pacing of an answered, rejected or cancelled call: a handful of requests fit in it with room."""
@@ -67,6 +79,37 @@ def generated_user_names(count: int) -> tuple[str, ...]:
     return tuple(f"u{index:04d}" for index in range(1, count + 1))
 
 
+class UserToken(BaseModel):
+    """How a profile's user signs in on its server: a token and whose it is; no dev login for it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: int = Field(gt=0)
+    token: str = Field(min_length=1)
+    terminal_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileUsers:
+    """What a profile says about the load's users: who they are, in order, their tokens and conversations."""
+
+    profile: str
+    users: tuple[str, ...]
+    tokens: Mapping[str, UserToken] = field(default_factory=dict)
+    conversations: Mapping[frozenset[str], int] = field(default_factory=dict)
+    """By the pair of names, in either order, as ``[profiles.NAME.conversations]`` keys them."""
+
+
+class Pair(NamedTuple):
+    """The caller and callee one Locust user drives, its first call's offset, and their conversation."""
+
+    caller: str
+    callee: str
+    offset_s: float
+    conversation_id: int | None
+    """From the profile; ``None``: the caller's directory (the simulator's) finds it."""
+
+
 class OutcomeLoad(BaseModel):
     """One user class of a run: its outcome, how many users run it, and each user's pacing."""
 
@@ -99,6 +142,11 @@ class LoadPlan(BaseModel):
     loads: tuple[OutcomeLoad, ...]
     users: tuple[str, ...]
     """User names (or ids) in pairs: pair ``p`` is ``users[2p]`` calling ``users[2p + 1]``."""
+    tokens: dict[str, UserToken] = {}
+    """The users of ``users`` that sign in with a profile's token; the others use the dev login."""
+    conversations: tuple[int | None, ...] = ()
+    """Per pair, its conversation id from the profile (``None`` or missing: ask the directory)."""
+
     @property
     def concurrency(self) -> int:
         return sum(load.users for load in self.loads)
@@ -116,8 +164,8 @@ class LoadPlan(BaseModel):
     def load_of(self, outcome: Outcome) -> OutcomeLoad:
         return next(load for load in self.loads if load.outcome is outcome)
 
-    def pair_for(self, outcome: Outcome, slot: int) -> tuple[str, str, float]:
-        """The caller, callee and first-call offset of the ``slot``-th user of a class.
+    def pair_for(self, outcome: Outcome, slot: int) -> Pair:
+        """The pair of the ``slot``-th user of a class.
 
         Slots are handed out by whoever runs the users (the master, on workers' request), so no two
         users share a pair. The offsets spread the class's first calls evenly over one pacing period.
@@ -126,7 +174,8 @@ class LoadPlan(BaseModel):
         if not 0 <= slot < load.users:
             raise PlanError(f"{outcome.value}: more than the {load.users} users the plan has")
         pair = load.first_pair + slot
-        return self.users[2 * pair], self.users[2 * pair + 1], load.pacing_s * slot / load.users
+        conversation = self.conversations[pair] if pair < len(self.conversations) else None
+        return Pair(self.users[2 * pair], self.users[2 * pair + 1], load.pacing_s * slot / load.users, conversation)
 
 
 def size_loads(
@@ -169,11 +218,14 @@ def make_plan(
     users: str | None,
     push: bool,
     workers: int,
+    profile: ProfileUsers | None = None,
 ) -> LoadPlan:
     """The plan for the options of ``softphone load``; ``PlanError`` names the option that is wrong.
 
     ``users`` is a count (generated names ``u0001``...) or a comma-separated list of names or ids;
-    by default as many generated users as the load needs.
+    by default the ``profile``'s users, or without any as many generated users as the load needs.
+    A name with a token in the profile signs in with it, and a pair the profile names a conversation
+    for calls in it.
     """
     if not rate > 0:
         raise PlanError("--rate must be more than 0 calls per second")
@@ -183,7 +235,10 @@ def make_plan(
         raise PlanError("--concurrency must be at least 1")
     loads = size_loads(rate, parse_mix(mix), ring_timeout_s, concurrency)
     needed = 2 * sum(load.users for load in loads)
-    if users is None:
+    where = "--users"
+    if users is None and profile is not None and profile.users:
+        names, where = profile.users, f"profile {profile.profile}"
+    elif users is None:
         names = generated_user_names(needed)
     elif users.strip().isdecimal():
         names = generated_user_names(int(users))
@@ -191,9 +246,11 @@ def make_plan(
         names = tuple(name.strip() for name in users.split(",") if name.strip())
     if len(names) < needed:
         raise PlanError(
-            f"--users: {len(names)} users are too few; {needed // 2} concurrent calls need {needed}"
+            f"{where}: {len(names)} users are too few; {needed // 2} concurrent calls need {needed}"
             " (a caller and a callee each)"
         )
+    names = names[:needed]
+    known = profile or ProfileUsers(profile="", users=())
     return LoadPlan(
         server=server.rstrip("/"),
         rate=rate,
@@ -203,7 +260,9 @@ def make_plan(
         push=push,
         workers=workers,
         loads=loads,
-        users=names[:needed],
+        users=names,
+        tokens={name: known.tokens[name] for name in names if name in known.tokens},
+        conversations=tuple(known.conversations.get(frozenset(names[i : i + 2])) for i in range(0, needed, 2)),
     )
 
 
@@ -225,3 +284,17 @@ class Launch(BaseModel):
     web_port: int | None = None
     csv_prefix: str | None = None
     json_summary: bool = False
+
+
+def launch_environment(launch: Launch) -> dict[str, str]:
+    """This process's environment plus ``launch``, for a load process (``python -m softphone.load``)."""
+    return {**os.environ, LAUNCH_VARIABLE: launch.model_dump_json()}
+
+
+def load_process_command() -> list[str]:
+    return [sys.executable, "-m", "softphone.load"]
+
+
+def become_load_process(launch: Launch) -> None:
+    """Replace this process by the load process ``launch`` describes; it imports Locust first."""
+    os.execve(sys.executable, load_process_command(), launch_environment(launch))

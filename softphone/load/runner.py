@@ -14,7 +14,6 @@ import csv
 import json
 import logging
 import subprocess
-import sys
 import time
 from typing import Any
 
@@ -35,7 +34,7 @@ from locust.stats import (
 )
 
 from softphone.load.lifecycle import COORDINATOR, PLAN_OPTION, USER_CLASSES
-from softphone.load.plan import Launch, LoadPlan
+from softphone.load.plan import Launch, LoadPlan, launch_environment, load_process_command
 from softphone.load.report import summarize, summary_table
 
 log = logging.getLogger("softphone.load")
@@ -175,7 +174,7 @@ def write_final_csv(writer: StatsCSVFileWriter) -> None:
 
 def start_worker(launch: Launch) -> subprocess.Popen[bytes]:
     worker = Launch(role="worker", master_host="127.0.0.1", master_port=launch.master_port)
-    return subprocess.Popen([sys.executable, "-m", "softphone.load", worker.model_dump_json()])
+    return subprocess.Popen(load_process_command(), env=launch_environment(worker))
 
 
 def wait_for_workers(master: MasterRunner, count: int, timeout: float | None) -> None:

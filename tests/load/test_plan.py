@@ -5,13 +5,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from softphone.cli import main
-from softphone.load.plan import LoadPlan, Outcome, PlanError, generated_user_names, make_plan, parse_mix
+from softphone.load.plan import (
+    LoadPlan,
+    Outcome,
+    PlanError,
+    ProfileUsers,
+    UserToken,
+    generated_user_names,
+    make_plan,
+    parse_mix,
+)
 
 LOAD_PROCESS_ONLY = ("locust", "gevent", "geventhttpclient", "websocket", "zmq")
 
@@ -73,6 +83,30 @@ def test_a_user_list_is_used_as_given() -> None:
     assert made.users == ("alice", "bob")
 
 
+def test_a_profile_gives_the_users_their_tokens_and_each_pairs_conversation() -> None:
+    profile = ProfileUsers(
+        profile="staging",
+        users=("alice", "bob", "carol", "dave", "erin"),
+        tokens={"alice": UserToken(user_id=10001, token="a-token"), "erin": UserToken(user_id=50005, token="e")},
+        conversations={frozenset({"alice", "bob"}): 252487239},
+    )
+    made = plan(rate=2.0, mix="answer=1", profile=profile)
+    assert made.users == ("alice", "bob", "carol", "dave")
+    assert made.tokens == {"alice": UserToken(user_id=10001, token="a-token")}  # only users that take part
+    assert [made.pair_for(Outcome.ANSWER, slot) for slot in range(2)] == [
+        ("alice", "bob", 0.0, 252487239),
+        ("carol", "dave", 0.5, None),  # no conversation in the profile: the directory is asked
+    ]
+    assert LoadPlan.model_validate_json(made.model_dump_json()) == made  # what workers receive
+
+
+def test_too_few_profile_users_name_the_profile_and_users_overrides_it() -> None:
+    profile = ProfileUsers(profile="staging", users=("alice", "bob"))
+    with pytest.raises(PlanError, match="^profile staging: 2 users are too few; 2 concurrent calls need 4"):
+        plan(rate=2.0, mix="answer=1", profile=profile)
+    assert plan(rate=2.0, mix="answer=1", users="4", profile=profile).users == generated_user_names(4)
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
@@ -89,7 +123,7 @@ def test_a_user_list_is_used_as_given() -> None:
     ],
 )
 def test_bad_options_are_one_line_usage_errors(args: list[str], says: str) -> None:
-    result = CliRunner().invoke(main, ["load", "--server", "http://127.0.0.1:1", *args])
+    result = CliRunner().invoke(main, ["load", "--server", "http://127.0.0.1:1", *args], prog_name="softphone")
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("softphone load: ") and says in lines[0], result.output
@@ -117,3 +151,28 @@ def test_other_commands_run_without_locust() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("profile", "args", "says"),
+    [
+        ("[profiles.sim]\n", ["--profile", "other"], "--profile: no profile 'other' in "),
+        ("[profiles.sim.users.alice]\ntoken = 't'\n", ["--profile", "sim"], "profile sim, user alice: a token needs its user_id"),
+        ("[profiles.sim]\nusers = 3\n", ["--profile", "sim"], "profiles.sim.users: Input should be a valid dictionary"),
+        ("[profiles.sim\n", ["--profile", "sim"], "config file "),
+        (
+            "[profiles.sim.users.alice]\n[profiles.sim.users.bob]\n",
+            ["--profile", "sim", "--rate", "3", "--mix", "answer=1"],
+            "profile sim: 2 users are too few; 3 concurrent calls need 6",
+        ),
+    ],
+)
+def test_a_bad_profile_is_a_one_line_usage_error(tmp_path: Path, profile: str, args: list[str], says: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(profile, encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["load", "--server", "http://127.0.0.1:1", "--config", str(config), *args], prog_name="softphone"
+    )
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("softphone load: ") and says in lines[0], result.output
