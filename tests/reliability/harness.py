@@ -17,7 +17,15 @@ from typing import Any
 import httpx
 from support.server import ServerProcess, login
 
-from softphone.api import Backoff, CallClient, CallState, ConnectionChanged, PushStream, ServiceUnavailable
+from softphone.api import (
+    TERMINAL_STATUSES,
+    Backoff,
+    CallClient,
+    CallState,
+    ConnectionChanged,
+    PushStream,
+    ServiceUnavailable,
+)
 from softphone.session import CallsChanged, Session
 
 CHECK_INTERVAL = 0.2
@@ -78,6 +86,24 @@ class Simulator:
             assert body["code"] == ServiceUnavailable.CODE, body
             await asyncio.sleep(backoff.delay(attempt, rng))
         raise AssertionError(f"call {call_id}: no answer but 503 fifty times")
+
+    async def final_truth(self, call_id: int, token: str, timeout: float = CONVERGE_WITHIN) -> CallState:
+        """The server's state of a call once it is over: the state every phone must end in.
+
+        A story told with keys ends with a key whose request is still on its way when the key returns
+        (``Pilot.press`` waits for the app to be idle, not for a worker's answer; ``simulate_key`` waits
+        for nothing). Read at once, the truth could be a state the phones have already left.
+        """
+        backoff = Backoff(initial=0.02, maximum=0.5)
+        rng = random.Random(call_id)
+        deadline = asyncio.get_running_loop().time() + timeout
+        attempt = 0
+        while (state := await self.truth(call_id, token)).status not in TERMINAL_STATUSES:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"call {call_id} still {state.status} v{state.version} after {timeout}s")
+            await asyncio.sleep(backoff.delay(attempt, rng))
+            attempt += 1
+        return state
 
     async def end_call(self, call_id: int, caller_token: str) -> CallState:
         """With faults off: end what a run left live (a 503 may have refused its end); the call's last state."""

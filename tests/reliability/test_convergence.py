@@ -19,12 +19,13 @@ import random
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.server import ServerProcess
 from support.soak import SOAK, record, replay_hint, scaled, seed_range, seeds
 
-from softphone.api import CallType, MediaStage, NetworkQuality
+from softphone.api import Backoff, CallType, MediaStage, NetworkQuality
 
 from .harness import CHECK_INTERVAL, CONVERGE_WITHIN, Seen, Simulator, Terminal, generated_user, signed_in
 
@@ -36,8 +37,10 @@ FAULTS: dict[str, float] = {
     "http-error": 0.05,
 }
 SEEDS = seeds(quick=50, soak=500)
+CUT_SEEDS = seeds(quick=20, soak=200)
 GIVE_UP_AFTER = 10
 PROOF = "Client convergence under faults (controller and core)"
+CUTS_PROOF = "Client convergence of long-lived phones whose connection is cut often (controller and core)"
 
 
 @pytest.fixture(scope="module")
@@ -85,13 +88,15 @@ async def play(rng: random.Random, caller: Terminal, callee: Terminal, sibling: 
     return call_id, f"accept{' (both terminals)' if both_answer else ''}, {len(reports)} reports, hangup by {hangup}"
 
 
-async def converge_once(simulator: Simulator, terminals: dict[str, Terminal], seed: int) -> tuple[str, str | None]:
-    """Play seed's story under faults; its outcome, and what diverged (``None`` when every view converged)."""
+async def converge_once(
+    simulator: Simulator, terminals: dict[str, Terminal], seed: int, faults: dict[str, float]
+) -> tuple[str, str | None]:
+    """Play seed's story under ``faults``; its outcome, and what diverged (``None`` when every view converged)."""
     caller = terminals["caller"]
     token = caller.session.client.token or ""
     call_id: int | None = None
     try:
-        await simulator.set_faults(FAULTS | {"seed": seed})
+        await simulator.set_faults(faults | {"seed": seed})
         call_id, outcome = await play(random.Random(seed), *terminals.values())
         if call_id is None:
             return outcome, None
@@ -119,16 +124,20 @@ async def converge_once(simulator: Simulator, terminals: dict[str, Terminal], se
                 await terminal.until(lambda t=terminal: t.seen(call_id).core == (final.status, final.version), timeout=CONVERGE_WITHIN)
 
 
-@pytest.mark.soak
-@pytest.mark.timeout(scaled(300, 1800))
-async def test_every_phone_ends_in_the_servers_state(
-    simulator_process: ServerProcess, request: pytest.FixtureRequest
+async def converge_every_seed(
+    simulator_process: ServerProcess,
+    request: pytest.FixtureRequest,
+    proof: str,
+    run_seeds: list[int],
+    faults: dict[str, float],
+    **stream: Any,
 ) -> None:
+    """Every seed's story on the same three terminals (``stream``: their ``PushStream`` options); figures recorded."""
     simulator = Simulator(simulator_process)
     caller = await signed_in(simulator.base_url, generated_user(1))
     callee = await signed_in(simulator.base_url, generated_user(2))
-    options = {"check_interval": CHECK_INTERVAL}
-    first = SEEDS[0]
+    options = {"check_interval": CHECK_INTERVAL} | stream
+    first = run_seeds[0]
     terminals = {
         "caller": Terminal.of(caller, "a", first, **options),
         "callee": Terminal.of(callee, "b1", first + 1, **options),
@@ -140,8 +149,8 @@ async def test_every_phone_ends_in_the_servers_state(
     try:
         for terminal in terminals.values():
             assert await terminal.until(lambda t=terminal: t.connects > 0, timeout=10), "never connected"
-        for seed in SEEDS:
-            outcome, divergence = await converge_once(simulator, terminals, seed)
+        for seed in run_seeds:
+            outcome, divergence = await converge_once(simulator, terminals, seed, faults)
             outcomes["diverged" if divergence else outcome.split(" → ")[-1]] += 1
             if divergence is not None:
                 failures.append(f"seed {seed}: {divergence}\n  {replay_hint(seed, request.node.nodeid)}")
@@ -154,9 +163,9 @@ async def test_every_phone_ends_in_the_servers_state(
     played = sum(outcomes.values())
     record(
         request.node.nodeid,
-        PROOF,
+        proof,
         rounds=played,
-        seeds=seed_range(SEEDS[:played]),
+        seeds=seed_range(run_seeds[:played]),
         faults=injected,
         losses=len(failures),
         notes="the same 3 terminals for every run; final states: " + ", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())),
@@ -164,3 +173,27 @@ async def test_every_phone_ends_in_the_servers_state(
     assert not failures, f"{len(failures)} of {played} runs did not converge:\n" + "\n".join(failures)
     if not SOAK:
         assert sum(injected[kind] for kind in ("push-drop", "push-dup", "push-reorder")) > 0, "faults were on"
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(scaled(300, 1800))
+async def test_every_phone_ends_in_the_servers_state(
+    simulator_process: ServerProcess, request: pytest.FixtureRequest
+) -> None:
+    await converge_every_seed(simulator_process, request, PROOF, SEEDS, FAULTS)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(scaled(180, 1200))
+async def test_a_long_lived_phone_with_the_apps_backoff_keeps_up_with_frequent_cuts(
+    simulator_process: ServerProcess, request: pytest.FixtureRequest
+) -> None:
+    """Issue 11's question: can a phone kept across many calls stay stuck on a state that is not final?
+
+    The same faults with 30% of pushes cut instead of 5%, and the terminals reconnect on the app's
+    own backoff (``PushStream``'s default, not the harness's fast one): every cut is a reconnect,
+    a resync of the tracked calls and a new round of checks, call after call on the same streams.
+    """
+    await converge_every_seed(
+        simulator_process, request, CUTS_PROOF, CUT_SEEDS, FAULTS | {"push-disconnect": 0.3}, backoff=Backoff()
+    )
