@@ -55,7 +55,11 @@ class Simulator:
     def __init__(self, server: ServerProcess) -> None:
         self.server = server
         self.base_url = server.base_url
-        self._http = httpx.AsyncClient(base_url=server.base_url, timeout=10)
+        # A fresh connection per request: a kept-alive one the server closes as it idles out can drop
+        # the next request ("Server disconnected"), and the dev tools are not worth a retry policy.
+        self._http = httpx.AsyncClient(
+            base_url=server.base_url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
+        )
         self._token = login(server.base_url, "alice")
 
     async def aclose(self) -> None:
