@@ -1,7 +1,8 @@
 """Real app processes on pseudo-terminals: start them, press keys, and time what appears on screen.
 
-A screen "shows" a text when the bytes the app wrote since a moment contain it; Textual writes each
-changed line whole, so a word on screen is a run of bytes in its output.
+A screen "shows" a text when what the app wrote since a moment contains it once the terminal's control
+sequences (colours, cursor moves) are taken out: Textual writes each changed line whole, but a line's
+words change colour in the middle ("Call id " grey, "7" bold).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import select
 import signal
 import struct
@@ -19,6 +21,8 @@ from collections.abc import Sequence
 
 COLUMNS, ROWS = 120, 40
 READ_CHUNK = 65536
+CONTROL_SEQUENCE = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]")
+"""An ANSI CSI sequence: a colour, a cursor move, a mode switch."""
 
 
 class Terminal:
@@ -49,7 +53,7 @@ class Terminal:
     def wait_for(self, text: bytes, since: int = 0, timeout: float = 10.0) -> float:
         """The ``perf_counter`` time at which ``text`` had appeared in the output after offset ``since``."""
         deadline = time.perf_counter() + timeout
-        while text not in self.output[since:]:
+        while text not in CONTROL_SEQUENCE.sub(b"", self.output[since:]):
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 raise TimeoutError(f"{text!r} did not appear within {timeout}s")

@@ -25,7 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer
+from textual.widgets import Button
 
 from softphone.api import Action, CallType
 from softphone.core import CallMachine
@@ -34,6 +34,7 @@ from softphone.tui.compositor import KeepsWideCharacters
 from softphone.tui.errors import KeepsRunning
 from softphone.tui.routing import HOME, View
 from softphone.tui.widgets.call_id import COPY_KEY
+from softphone.tui.widgets.footer import KeyFooter
 from softphone.tui.widgets.status import Status, StatusLine
 from softphone.tui.widgets.timeline import TimelineSidebar
 from softphone.tui.widgets.too_small import TooSmall
@@ -222,7 +223,7 @@ class FullScreen(PhoneScreen):
             with main:
                 yield from self.compose_main()
             yield self.sidebar
-        yield Footer()
+        yield KeyFooter()
         yield TooSmall()
 
     def compose_main(self) -> ComposeResult:

@@ -7,9 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from softphone.tui.compositor import KeepsWideCharacters
+from softphone.tui.widgets.footer import KeyFooter
 
 
 class ConfirmScreen(KeepsWideCharacters, ModalScreen[bool]):
@@ -43,7 +44,7 @@ class ConfirmScreen(KeepsWideCharacters, ModalScreen[bool]):
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"{self.yes} (y)", id="yes", variant="error")
                 yield Button(f"{self.no} (n)", id="no")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -15,11 +15,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Input, Static
 
 from softphone.api import CallClient, FaultSettings, SoftphoneError, is_missing_route
 from softphone.session import describe_error
 from softphone.tui.compositor import KeepsWideCharacters
+from softphone.tui.widgets.footer import KeyFooter
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class FaultsScreen(KeepsWideCharacters, ModalScreen[None]):
                     yield Button(preset.label, id=f"preset-{index}", compact=True)
             yield Input(placeholder="or type them: push-drop=0.1,push-delay=100ms (enter)", id="faults-spec")
             yield Static("", id="faults-error")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def now_line(self) -> Static:

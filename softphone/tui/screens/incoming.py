@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from softphone.api import Action
 from softphone.core import CallMachine
@@ -19,6 +19,7 @@ from softphone.tui.routing import View
 from softphone.tui.screens.base import PhoneScreen
 from softphone.tui.widgets.buttons import MouseButton
 from softphone.tui.widgets.call_id import CallIdLine
+from softphone.tui.widgets.footer import KeyFooter
 from softphone.tui.widgets.ticking import Ticking
 from softphone.tui.widgets.too_small import TooSmall
 
@@ -69,7 +70,7 @@ class IncomingScreen(ModalScreen[None], PhoneScreen):
             yield self.countdown
             with Horizontal(id="incoming-buttons"):
                 yield from self.buttons.values()
-        yield Footer()
+        yield KeyFooter()
         yield TooSmall()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
