@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from support.wire import state
 from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets._footer import FooterKey
 
 from softphone.api import AcceptData, CallMedia, PartyMedia
 from softphone.core import CallMachine, Role, Source
+from softphone.tui.widgets.footer import KeyFooter
 from softphone.tui.widgets.media import MediaPanel
 from softphone.tui.widgets.timeline import TimelineSidebar
 
@@ -102,3 +105,40 @@ async def test_the_timeline_follows_the_newest_row_only_while_at_the_end() -> No
         machine.apply(state(41, "ended", end_reason="local_hangup"), Source.PUSH, T0 + timedelta(seconds=41))
         sidebar.show(machine)
         await until(pilot, lambda: sidebar.max_scroll_y > before and sidebar.is_vertical_scroll_end, "following again")
+
+
+class OneKey(App[None]):
+    """A footer with one key, offered, greyed (``None``) or not offered as ``offered`` says."""
+
+    BINDINGS = [Binding("x", "go", "Go")]
+    offered: bool | None = True
+
+    def compose(self) -> ComposeResult:
+        yield KeyFooter()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.offered if action == "go" else True
+
+    def action_go(self) -> None:
+        """Never pressed here: the footer only shows it."""
+
+
+def footer_keys(app: App[None]) -> list[FooterKey]:
+    return list(app.screen.query(FooterKey))
+
+
+async def test_the_footer_rebuilds_its_keys_only_when_what_they_show_changes() -> None:
+    app = OneKey()
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: any(key.key == "x" for key in footer_keys(app)), "the x key shown")
+        shown = footer_keys(app)
+        for _ in range(3):
+            app.screen.refresh_bindings()  # what the phone's screens do after every change of a call
+            await pilot.pause()
+        assert footer_keys(app) == shown, "the same key widgets: nothing was rebuilt"
+        app.offered = None
+        app.screen.refresh_bindings()
+        await until(pilot, lambda: any(key.key == "x" and key.has_class("-disabled") for key in footer_keys(app)), "x greyed")
+        app.offered = False
+        app.screen.refresh_bindings()
+        await until(pilot, lambda: all(key.key != "x" for key in footer_keys(app)), "x no longer offered")
