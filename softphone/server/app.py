@@ -29,7 +29,7 @@ from fastapi.security import HTTPBearer
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from softphone import __version__
@@ -470,9 +470,15 @@ async def call_state(user: CurrentUser, service: ServiceDep, reply: Reply, call_
     return reply.ok(service.state(user, call_id))
 
 
-@router.websocket("/api/ws")
-async def push_channel(websocket: WebSocket, terminal_id: str | None = None, token: str | None = None) -> None:
-    """*ext* ``hello`` on connect, then ``call.updated`` for every change of the user's calls."""
+async def push_channel(websocket: WebSocket) -> None:
+    """*ext* ``hello`` on connect, then ``call.updated`` for every change of the user's calls.
+
+    ``?terminal_id=`` names the terminal, ``?token=`` may carry the token. A plain Starlette route, not
+    FastAPI's: what FastAPI's dependency machinery keeps on the stack stays there for as long as the
+    connection is open, about 5 KiB for each of thousands of connections.
+    """
+    terminal_id = websocket.query_params.get("terminal_id")
+    token = websocket.query_params.get("token")
     service: CallService = websocket.app.state.service
     hub: Hub = websocket.app.state.hub
     try:
@@ -490,6 +496,9 @@ async def push_channel(websocket: WebSocket, terminal_id: str | None = None, tok
             await run_push_connection(websocket, subscription, service.seconds_left(credential))
     finally:
         hub.unsubscribe(subscription)
+
+
+router.routes.append(WebSocketRoute("/api/ws", push_channel, name="push_channel"))
 
 
 def websocket_not_found(default: ASGIApp) -> ASGIApp:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import deque
 from dataclasses import dataclass
 
 from softphone.api import (
@@ -53,15 +52,22 @@ class Delivery:
 
 
 class Subscription:
-    """One WebSocket connection's bounded outbox, and whether it has been told to end."""
+    """One WebSocket connection's bounded outbox, and whether it has been told to end.
+
+    There is one per open push connection, thousands on a busy simulator, so it is kept small: a list
+    for the outbox (a deque and an ``asyncio.Event`` cost about 1.5 KiB per connection before the
+    first frame), and a future only while the connection's writer waits.
+    """
+
+    __slots__ = ("user_id", "token_hash", "ending", "_capacity", "_outbox", "_waiter")
 
     def __init__(self, user_id: int, token_hash: str, capacity: int) -> None:
         self.user_id = user_id
         self.token_hash = token_hash
         self.ending: Ending | None = None
         self._capacity = capacity
-        self._outbox: deque[Delivery] = deque()
-        self._wake = asyncio.Event()
+        self._outbox: list[Delivery] = []
+        self._waiter: asyncio.Future[None] | None = None
 
     def put(self, delivery: Delivery) -> None:
         if self.ending is not None:
@@ -70,34 +76,47 @@ class Subscription:
             self.end(Ending(CLOSE_TOO_SLOW, f"more than {self._capacity} frames unread"))
             return
         self._outbox.append(delivery)
-        self._wake.set()
+        self._wake()
 
     def end(self, ending: Ending) -> None:
         """Ask the connection to close; nothing more is queued, and what is queued is not sent."""
         if self.ending is None:
             self.ending = ending
             self._outbox.clear()
-            self._wake.set()
+            self._wake()
 
     async def next(self, timeout: float | None = None) -> Delivery | Ending | None:
         """The next delivery, the ending if there is one (it comes first), or ``None`` after ``timeout``."""
-        while self.ending is None and not self._outbox:
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                return None
-        return self.ending or self._outbox.popleft()
+        if self.ending is None and not self._outbox and not await self._sleep(timeout, until_ending=False):
+            return None
+        return self.ending or self._outbox.pop(0)
 
     async def wait_ending(self, timeout: float) -> bool:
         """Sleep for ``timeout`` unless the connection is told to end first; whether it was."""
-        while self.ending is None:
-            self._wake.clear()
+        return self.ending is not None or await self._sleep(timeout, until_ending=True)
+
+    async def _sleep(self, timeout: float | None, *, until_ending: bool) -> bool:
+        """Wait up to ``timeout`` for an ending or (unless ``until_ending``) a delivery; whether one came."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if self.ending is not None or (self._outbox and not until_ending):
+                return True
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return False
+            self._waiter = loop.create_future()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(left):
+                    await self._waiter
             except TimeoutError:
                 return False
-        return True
+            finally:
+                self._waiter = None
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
 
 class Hub:
