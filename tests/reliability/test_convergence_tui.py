@@ -45,6 +45,7 @@ def simulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
 
 
 def phone_app(simulator: Simulator, user: str, seed: int) -> SoftphoneApp:
+    # Keys are pressed as soon as a screen shows: the key guard (tests/tui/test_keys.py) would drop them.
     config = AppConfig(
         server_url=simulator.base_url, user=user, terminal_id=f"{user}-{seed}", push_mode="push",
         check_interval=CHECK_INTERVAL, key_guard_seconds=0.0,
