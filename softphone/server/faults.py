@@ -55,6 +55,7 @@ class Faults:
         self.settings = settings
         self._streams: dict[str, random.Random] = {}
         self._injected: Counter[str] = Counter()
+        self._pushes_faulted = False
         self.update(settings)
 
     def injected(self) -> dict[str, int]:
@@ -68,6 +69,8 @@ class Faults:
             seed = random.randrange(2**32)
         self.settings = settings.model_copy(update={"seed": seed})
         self._streams = {}
+        push_kinds = (kind for kind in FAULT_PROBABILITIES + FAULT_DURATIONS if kind.startswith("push-"))
+        self._pushes_faulted = any(getattr(self.settings, kind.replace("-", "_")) > 0 for kind in push_kinds)
         log.info("faults %s, seed %s", self.settings.spec() or "off", seed)
         return self.settings
 
@@ -79,7 +82,9 @@ class Faults:
         return self._wait("http-latency", self.settings.http_latency)
 
     def push(self) -> PushFate:
-        """The fate of one push to one subscriber."""
+        """The fate of one push to one subscriber (asked once per subscriber of a change: kept cheap)."""
+        if not self._pushes_faulted:
+            return DELIVER  # no push fault in force: nothing to draw, nothing to count
         settings = self.settings
         if self._roll("push-disconnect", settings.push_disconnect):
             return PushFate(cut=True)

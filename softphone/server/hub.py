@@ -107,8 +107,11 @@ class Subscription:
                 return False
             self._waiter = loop.create_future()
             try:
-                async with asyncio.timeout(left):
+                if left is None:  # the writer's usual wait, once per frame: no timeout to set up
                     await self._waiter
+                else:
+                    async with asyncio.timeout(left):
+                        await self._waiter
             except TimeoutError:
                 return False
             finally:
