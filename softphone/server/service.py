@@ -116,6 +116,8 @@ class CallService:
         self._schedule = schedule
         self._clock = clock
         self._activity = Activity(clock)
+        self._ringing: set[int] = set()
+        """Calls in ``calling`` with a ring timer armed: a timer for any other call has nothing to do."""
         self.started_at = clock()
         secret = store.setting("rtc_secret", new_secret)
         self.rtc = RtcSigner(config.app_id, secret, config.rtc_token_lifetime)
@@ -212,7 +214,7 @@ class CallService:
             )
             event_id = self._store.append_event(call, now)
         self._hub.publish(event_id, self.state_of(call))
-        self._schedule(call.timeout_seconds, partial(self.ring_timeout, call.call_id))
+        self._arm_ring_timer(call.call_id, call.timeout_seconds)
         rtc_token, expire_at = self.rtc.issue(channel_name(call), str(user.user_id), now)
         return StartCallData(
             call_id=call.call_id,
@@ -320,8 +322,18 @@ class CallService:
 
     # ------------------------------------------------------------------ ring timeouts
 
+    def _arm_ring_timer(self, call_id: int, delay: float) -> None:
+        self._ringing.add(call_id)
+        self._schedule(delay, partial(self.ring_timeout, call_id))
+
     def ring_timeout(self, call_id: int) -> None:
-        """A ring timer fired: the call ends unless something else moved it out of ``calling`` first."""
+        """A ring timer fired: the call ends unless something else moved it out of ``calling`` first.
+
+        Most calls are answered, rejected or cancelled before their timer fires; those are known to
+        have left ``calling`` (``_transition`` said so), so no transaction is opened for them.
+        """
+        if call_id not in self._ringing:
+            return
 
         def decide(call: CallRecord | None, _: datetime) -> Change | None:
             if call is None or call.status is not CallStatus.CALLING:
@@ -340,9 +352,10 @@ class CallService:
         for call in self._store.calls_with_status(CallStatus.CALLING):
             remaining = (ring_deadline(call.created_at, call.timeout_seconds) - now).total_seconds()
             if remaining <= 0:
+                self._ringing.add(call.call_id)
                 self.ring_timeout(call.call_id)
             else:
-                self._schedule(remaining, partial(self.ring_timeout, call.call_id))
+                self._arm_ring_timer(call.call_id, remaining)
 
     # ------------------------------------------------------------------ abandoned calls
 
@@ -433,6 +446,8 @@ class CallService:
             updated = replace(call, **change, version=call.version + 1, media=self._media_of(call))
             self._store.save_call(updated)
             event_id = self._store.append_event(updated, now)
+        if updated.status is not CallStatus.CALLING:
+            self._ringing.discard(call_id)
         self._hub.publish(event_id, self.state_of(updated))
         return updated
 

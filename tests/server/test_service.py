@@ -34,8 +34,9 @@ class Harness:
         self.timers.clear()
         config = ServerConfig(db=db, ring_timeout=30, abandon_timeout=60)
         self.hub = Hub(config)
+        self.store = SQLiteStore(db)
         self.service = CallService(
-            config, SQLiteStore(db), self.directory, self.hub,
+            config, self.store, self.directory, self.hub,
             lambda delay, callback: self.timers.append((delay, callback)), lambda: self.now,
         )  # fmt: skip
         return self.service
@@ -98,7 +99,11 @@ def test_a_timer_firing_after_an_accept_changes_nothing() -> None:
     bob = harness.directory.get(20002)
     assert bob
     harness.service.accept(bob, call_id, AcceptRequest(terminal_id="b"))
+    transactions: list[None] = []
+    atomic = harness.store.atomic
+    harness.store.atomic = lambda: transactions.append(None) or atomic()  # type: ignore[method-assign]
     harness.timers[0][1]()
+    assert transactions == [], "the call left calling through the service: the timer has nothing to look up"
     state = harness.service.state(bob, call_id)
     assert (state.status, state.version) == ("accepted", 2)
 
