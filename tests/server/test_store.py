@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from softphone.api import CallMedia, CallState, PartyMedia
+from softphone.api import LIVE_STATUSES, CallMedia, CallState, PartyMedia
 from softphone.server.service import DERIVED_STATE_FIELDS, STORED_STATE_FIELDS
-from softphone.server.store import SCHEMA_VERSION, CallRecord, SchemaTooNew, SQLiteStore
+from softphone.server.store import LIVE_CALLS_OF, LIVE_SQL, SCHEMA_VERSION, CallRecord, SchemaTooNew, SQLiteStore
 from softphone.server.tokens import hash_login_token
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -128,3 +128,15 @@ def test_the_record_stores_every_state_field_it_does_not_derive() -> None:
     """``CallState`` is the source: a field added there must be stored (or derived) on purpose."""
     assert {field.name for field in fields(CallRecord)} == set(CallState.model_fields) - DERIVED_STATE_FIELDS
     assert set(STORED_STATE_FIELDS) | DERIVED_STATE_FIELDS == set(CallState.model_fields)
+
+
+def test_a_users_live_calls_are_found_through_the_partial_indexes(tmp_path: Path) -> None:
+    """Not by reading every call the user ever had: a start asks for both parties' live calls."""
+    assert {word.strip(" '") for word in LIVE_SQL.strip("()").split(",")} == {status.value for status in LIVE_STATUSES}
+    SQLiteStore(str(tmp_path / "new.db"))
+    with sqlite3.connect(tmp_path / "new.db") as db:
+        plan = " / ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM calls {LIVE_CALLS_OF}", (1, 1)))
+        indexed = {row[0]: row[1] for row in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'")}
+    assert "USING INDEX calls_live_by_caller" in plan and "USING INDEX calls_live_by_callee" in plan, plan
+    for name in ("calls_live_by_caller", "calls_live_by_callee"):
+        assert indexed[name].endswith(f"WHERE status IN {LIVE_SQL}"), "the indexes and the query name the same statuses"
