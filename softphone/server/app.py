@@ -14,6 +14,7 @@ and the OpenAPI document is pruned to match, all read from the one ext mark on t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ from softphone.server.guards import BodyLimit, HostCheck, error_response, is_loo
 from softphone.server.hub import Delivery, Hub
 from softphone.server.push import run_push_connection
 from softphone.server.service import ActionRequest, CallService, Clock, Credential, system_clock
-from softphone.server.store import SQLiteStore
+from softphone.server.store import CHECKPOINT_SECONDS, SQLiteStore
 from softphone.server.timers import LoopTimers
 
 MAX_ID = 2**63 - 1  # SQLite's INTEGER; a larger id cannot name a call and is a parameter error
@@ -579,6 +580,13 @@ DOCUMENTED_ONLY_DESCRIPTION = (
 )
 
 
+async def keep_checkpointing(store: SQLiteStore) -> None:
+    """The database's checkpoints, in a worker thread every ``CHECKPOINT_SECONDS``: never in a request."""
+    while True:
+        await asyncio.sleep(CHECKPOINT_SECONDS)
+        await asyncio.to_thread(store.checkpoint)
+
+
 def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
     """A ready app; its lifespan applies ring timeouts that passed while the server was down and starts
     watching for abandoned calls.
@@ -598,7 +606,9 @@ def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         service.resume_ringing()
         service.sweep_abandoned()
+        checkpoints = asyncio.create_task(keep_checkpointing(store))
         yield
+        checkpoints.cancel()
         timers.cancel_all()
 
     app = FastAPIOffline(

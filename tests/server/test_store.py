@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 import subprocess
@@ -13,8 +14,18 @@ from pathlib import Path
 import pytest
 
 from softphone.api import LIVE_STATUSES, CallMedia, CallState, PartyMedia
+from softphone.server.app import create_app
+from softphone.server.config import ServerConfig
 from softphone.server.service import DERIVED_STATE_FIELDS, STORED_STATE_FIELDS
-from softphone.server.store import LIVE_CALLS_OF, LIVE_SQL, SCHEMA_VERSION, CallRecord, SchemaTooNew, SQLiteStore
+from softphone.server.store import (
+    CHECKPOINT_SECONDS,
+    LIVE_CALLS_OF,
+    LIVE_SQL,
+    SCHEMA_VERSION,
+    CallRecord,
+    SchemaTooNew,
+    SQLiteStore,
+)
 from softphone.server.tokens import hash_login_token
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -140,3 +151,29 @@ def test_a_users_live_calls_are_found_through_the_partial_indexes(tmp_path: Path
     assert "USING INDEX calls_live_by_caller" in plan and "USING INDEX calls_live_by_callee" in plan, plan
     for name in ("calls_live_by_caller", "calls_live_by_callee"):
         assert indexed[name].endswith(f"WHERE status IN {LIVE_SQL}"), "the indexes and the query name the same statuses"
+
+
+def test_commits_leave_the_log_to_the_checkpoint_which_copies_it_into_the_database(tmp_path: Path) -> None:
+    """SQLite's own checkpoint runs inside a commit, every 1,000 pages by default: on the event loop."""
+    path, log = tmp_path / "sim.db", tmp_path / "sim.db-wal"
+    store = SQLiteStore(str(path))
+    for user_id in range(600):
+        store.save_token(f"hash-{user_id}", user_id, datetime.now(UTC))
+    assert log.stat().st_size > 32 + 1000 * (4096 + 24), "more than 1,000 pages logged, none copied back meanwhile"
+    database = path.stat().st_size
+    store.checkpoint()
+    assert path.stat().st_size > database, "the tokens' pages are in the database file now"
+    store.checkpoint()  # nothing new: nothing to do
+
+
+async def test_the_server_checkpoints_in_the_background(tmp_path: Path) -> None:
+    path = tmp_path / "sim.db"
+    app = create_app(ServerConfig(db=str(path)))
+    async with app.router.lifespan_context(app):
+        database = path.stat().st_size
+        for user in ("alice", "bob", "carol") * 50:
+            app.state.service.login(user)
+        deadline = asyncio.get_running_loop().time() + 10 * CHECKPOINT_SECONDS
+        while path.stat().st_size == database:
+            assert asyncio.get_running_loop().time() < deadline, "no checkpoint within ten intervals"
+            await asyncio.sleep(CHECKPOINT_SECONDS / 5)
