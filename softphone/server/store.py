@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -290,8 +291,15 @@ AUTO_CHECKPOINT_PAGES = 10_000
 At its default (1,000 pages, about 100 changes of a call) one commit in a hundred took milliseconds."""
 
 
+TOKENS_REMEMBERED = 10_000
+"""Login tokens whose owner the store keeps in memory, the most recently used (about 200 bytes each)."""
+
+
 class SQLiteStore:
     """The one store there is: a file in WAL mode, or ``:memory:``.
+
+    It is the only writer of its database (one simulator process per database file), so what it
+    remembers of the login tokens cannot go stale: a revocation goes through it.
 
     Every write runs on the caller's thread (the event loop: each is a few small statements); the
     checkpoint, which copies the log into the database file and syncs it, is ``checkpoint``'s, for a
@@ -306,6 +314,7 @@ class SQLiteStore:
         self._wal = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"  # not for :memory:
         self._db.execute(f"PRAGMA wal_autocheckpoint={AUTO_CHECKPOINT_PAGES}")
         self._checkpointer: sqlite3.Connection | None = None
+        self._token_owners: OrderedDict[str, tuple[int, datetime]] = OrderedDict()
         self._checkpointed_changes = 0
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -353,17 +362,33 @@ class SQLiteStore:
                 "INSERT INTO login_tokens (token_hash, user_id, issued_at) VALUES (?, ?, ?)",
                 (token_hash, user_id, issued_at.isoformat()),
             )
+            self._remember_token(token_hash, (user_id, issued_at))
 
     def token_owner(self, token_hash: str) -> tuple[int, datetime] | None:
+        """Asked on every request: known tokens come from memory, the others from the table."""
         with self._lock:
+            owner = self._token_owners.get(token_hash)
+            if owner is not None:
+                self._token_owners.move_to_end(token_hash)
+                return owner
             row = self._db.execute(
                 "SELECT user_id, issued_at FROM login_tokens WHERE token_hash = ?", (token_hash,)
             ).fetchone()
-        return None if row is None else (int(row["user_id"]), datetime.fromisoformat(row["issued_at"]))
+            if row is None:
+                return None
+            owner = (int(row["user_id"]), datetime.fromisoformat(row["issued_at"]))
+            self._remember_token(token_hash, owner)
+            return owner
 
     def revoke_token(self, token_hash: str) -> None:
         with self._lock:
+            self._token_owners.pop(token_hash, None)
             self._db.execute("DELETE FROM login_tokens WHERE token_hash = ?", (token_hash,))
+
+    def _remember_token(self, token_hash: str, owner: tuple[int, datetime]) -> None:
+        self._token_owners[token_hash] = owner
+        if len(self._token_owners) > TOKENS_REMEMBERED:
+            self._token_owners.popitem(last=False)
 
     def create_call(self, draft: CallRecord) -> CallRecord:
         columns = _CALL_COLUMNS[1:]

@@ -22,6 +22,7 @@ from softphone.server.store import (
     LIVE_CALLS_OF,
     LIVE_SQL,
     SCHEMA_VERSION,
+    TOKENS_REMEMBERED,
     CallRecord,
     SchemaTooNew,
     SQLiteStore,
@@ -177,3 +178,31 @@ async def test_the_server_checkpoints_in_the_background(tmp_path: Path) -> None:
         while path.stat().st_size == database:
             assert asyncio.get_running_loop().time() < deadline, "no checkpoint within ten intervals"
             await asyncio.sleep(CHECKPOINT_SECONDS / 5)
+
+
+def test_token_owners_come_from_memory_and_a_revocation_is_seen_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "sim.db"
+    store = SQLiteStore(str(path))
+    issued = datetime(2026, 7, 5, 10, 5, tzinfo=UTC)
+    store.save_token("mine", 10001, issued)
+    with sqlite3.connect(path) as db:  # as if written before this store opened the file
+        db.execute("INSERT INTO login_tokens (token_hash, user_id, issued_at) VALUES ('old', 20002, ?)", (issued.isoformat(),))
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)  # what the store asks SQLite from here on
+    assert store.token_owner("mine") == (10001, issued)
+    assert statements == [], "a token saved by this store is known without a query"
+    assert store.token_owner("old") == (20002, issued)
+    assert store.token_owner("old") == (20002, issued)
+    assert len(statements) == 1, "looked up once, then known"
+    store.revoke_token("old")
+    assert store.token_owner("old") is None and store.token_owner("never") is None
+
+
+def test_the_tokens_remembered_are_bounded_and_the_others_still_found(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "sim.db"))
+    issued = datetime(2026, 7, 5, 10, 5, tzinfo=UTC)
+    for index in range(TOKENS_REMEMBERED + 1):
+        store.save_token(f"hash-{index}", 10001, issued)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    assert store.token_owner("hash-0") == (10001, issued) and len(statements) == 1, "forgotten first, read again"
