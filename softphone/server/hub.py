@@ -153,9 +153,13 @@ class Hub:
             self._subscriptions.pop(subscription.user_id, None)
 
     def publish(self, event_id: int, state: CallState) -> None:
+        """Queue the change for every connection of both parties; encoded once, and not at all for nobody."""
+        listening = [mine for user_id in (state.caller_user_id, state.callee_user_id) if (mine := self._subscriptions.get(user_id))]
+        if not listening:
+            return
         frame = CallUpdatedFrame(event_id=event_id, data=state).model_dump_json()
-        for user_id in (state.caller_user_id, state.callee_user_id):
-            for subscription in self._subscriptions.get(user_id, {}):
+        for mine in listening:
+            for subscription in mine:
                 subscription.put(Delivery(frame, self._faults.push()))
 
     def revoke(self, token_hash: str) -> None:
