@@ -107,7 +107,7 @@ from softphone.api._models import (
     failure,
     format_timestamp,
     server_frame_adapter,
-    success,
+    success_body,
 )
 from softphone.api._redact import redact, short_token
 from softphone.api._rules import (
@@ -266,5 +266,5 @@ __all__ = [
     "ring_deadline",
     "server_frame_adapter",
     "short_token",
-    "success",
+    "success_body",
 ]

@@ -377,13 +377,14 @@ def bearer_token(header: str | None) -> str | None:
     return token if scheme.lower() == BEARER.lower() and token else None
 
 
-def success(data: BaseModel | dict[str, Any] | None, *, documented_only: bool = False) -> dict[str, Any]:
-    """The JSON body of a success envelope; ``documented_only`` leaves every *ext* field out."""
-    if isinstance(data, BaseModel):
-        payload = documented_payload(data) if documented_only else data.model_dump(mode="json")
-    else:
-        payload = data
-    return {"code": 0, "message": SUCCESS_MESSAGE, "data": payload}
+def success_body(data: BaseModel | None, *, documented_only: bool = False) -> bytes:
+    """The JSON body of a success envelope, as sent; ``documented_only`` leaves every *ext* field out.
+
+    Pydantic writes it straight from the models, with no dict and no ``json.dumps`` in between
+    (except in documented-only mode, whose data is the dict left once the *ext* fields are out).
+    """
+    payload = documented_payload(data) if documented_only and data is not None else data
+    return Envelope[Any](code=0, message=SUCCESS_MESSAGE, data=payload).model_dump_json().encode()
 
 
 def failure(code: int, message: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from fastapi_offline import FastAPIOffline
@@ -67,7 +67,7 @@ from softphone.api import (
     StartCallData,
     StartCallRequest,
     bearer_token,
-    success,
+    success_body,
 )
 from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory, User
@@ -181,8 +181,8 @@ class Replies:
 
     documented_only: bool
 
-    def ok(self, data: BaseModel | None) -> JSONResponse:
-        return JSONResponse(success(data, documented_only=self.documented_only))
+    def ok(self, data: BaseModel | None) -> Response:
+        return Response(success_body(data, documented_only=self.documented_only), media_type="application/json")
 
 
 async def get_replies(request: Request) -> Replies:
@@ -299,7 +299,7 @@ calls = "/api/calls"
 
 
 @router.get("/healthz", response_model=Envelope[HealthData], tags=[Tag.HEALTH])
-async def healthz(reply: Reply) -> JSONResponse:
+async def healthz(reply: Reply) -> Response:
     """Liveness, without a token: what test harnesses and ``make demo`` wait for."""
     return reply.ok(HealthData(status="ok"))
 
@@ -313,13 +313,13 @@ async def healthz(reply: Reply) -> JSONResponse:
 )
 async def login(
     service: ServiceDep, reply: Reply, body: Annotated[LoginRequest, Depends(json_body(LoginRequest))]
-) -> JSONResponse:
+) -> Response:
     """*ext* A token for a directory user, by name or id (the real service has its own login)."""
     return reply.ok(service.login(body.user))
 
 
 @router.get("/api/dev/directory", response_model=Envelope[DirectoryData], tags=[Tag.EXTENSIONS])
-async def directory(user: CurrentUser, service: ServiceDep, reply: Reply) -> JSONResponse:
+async def directory(user: CurrentUser, service: ServiceDep, reply: Reply) -> Response:
     """*ext* Every user, with the conversation id the caller shares with each."""
     return reply.ok(service.directory_for(user))
 
@@ -332,7 +332,7 @@ async def directory(user: CurrentUser, service: ServiceDep, reply: Reply) -> JSO
     tags=[Tag.EXTENSIONS],
     dependencies=[Depends(loopback_only)],
 )
-async def simulator_info(service: ServiceDep, faults: FaultsDep, reply: Reply) -> JSONResponse:
+async def simulator_info(service: ServiceDep, faults: FaultsDep, reply: Reply) -> Response:
     """*ext*, loopback only: the process, its database, its live calls (``softphone sim status``) and the
     faults it injected."""
     return reply.ok(service.simulator_info(faults.injected()))
@@ -345,20 +345,20 @@ async def simulator_info(service: ServiceDep, faults: FaultsDep, reply: Reply) -
     tags=[Tag.EXTENSIONS],
     dependencies=[Depends(loopback_only)],
 )
-async def simulator_reset(service: ServiceDep, reply: Reply) -> JSONResponse:
+async def simulator_reset(service: ServiceDep, reply: Reply) -> Response:
     """*ext*, loopback only: end every live call as ``abandoned``, pushed (``softphone sim reset``)."""
     return reply.ok(service.abandon_live_calls())
 
 
 @router.post("/api/dev/logout", response_model=Envelope[None], tags=[Tag.DEV_TOOLS])
-async def logout(credential: CurrentCredential, service: ServiceDep, reply: Reply) -> JSONResponse:
+async def logout(credential: CurrentCredential, service: ServiceDep, reply: Reply) -> Response:
     """*ext* Revoke the token this request carries; its open push connections close with 4401."""
     service.logout(credential)
     return reply.ok(None)
 
 
 @router.get("/api/dev/faults", response_model=Envelope[FaultSettings], tags=[Tag.DEV_TOOLS])
-async def get_fault_settings(_: CurrentUser, faults: FaultsDep, reply: Reply) -> JSONResponse:
+async def get_fault_settings(_: CurrentUser, faults: FaultsDep, reply: Reply) -> Response:
     """*ext* The faults in force on ``/api/calls/*`` and the push channel, and their seed."""
     return reply.ok(faults.settings)
 
@@ -372,7 +372,7 @@ async def get_fault_settings(_: CurrentUser, faults: FaultsDep, reply: Reply) ->
 )
 async def put_fault_settings(
     _: CurrentUser, faults: FaultsDep, reply: Reply, body: Annotated[FaultSettings, Depends(json_body(FaultSettings))]
-) -> JSONResponse:
+) -> Response:
     """*ext* Replace the faults in force (``{}``: none) and restart their random streams from the seed."""
     return reply.ok(faults.update(body))
 
@@ -389,7 +389,7 @@ async def start_call(
     service: ServiceDep,
     reply: Reply,
     body: Annotated[StartCallRequest, Depends(json_body(StartCallRequest))],
-) -> JSONResponse:
+) -> Response:
     """Start a call (caller). Errors: 41010 权限或关系校验失败, 41003 对方忙线, 41002 (caller busy)."""
     return reply.ok(service.start(user, body))
 
@@ -423,7 +423,7 @@ def add_action_route(route: ActionRoute) -> None:
 
     async def endpoint(
         user: CurrentUser, service: ServiceDep, reply: Reply, call: CallRequest[ActionRequest]
-    ) -> JSONResponse:
+    ) -> Response:
         return reply.ok(service.act(route.action, user, call.call_id, call.body))
 
     # This module's annotations are strings, and this one names a local: give FastAPI the object.
@@ -448,7 +448,7 @@ for _route in ACTION_ROUTES:
 
 
 @router.get(f"{calls}/active", response_model=Envelope[CallList], responses=_FAULTED, tags=[Tag.EXTENSIONS])
-async def active_calls(user: CurrentUser, service: ServiceDep, reply: Reply) -> JSONResponse:
+async def active_calls(user: CurrentUser, service: ServiceDep, reply: Reply) -> Response:
     """*ext* The user's calls that have not ended, for clients that poll."""
     return reply.ok(service.active(user))
 
@@ -460,13 +460,13 @@ async def call_history(
     reply: Reply,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
-) -> JSONResponse:
+) -> Response:
     """*ext* The user's calls, newest first; page with ``before_id``."""
     return reply.ok(service.history(user, limit, before_id))
 
 
 @router.get(f"{calls}/{{call_id}}/state", response_model=Envelope[CallState], responses=_FAULTED, tags=[Tag.CALLS])
-async def call_state(user: CurrentUser, service: ServiceDep, reply: Reply, call_id: CallId) -> JSONResponse:
+async def call_state(user: CurrentUser, service: ServiceDep, reply: Reply, call_id: CallId) -> Response:
     """The full state of a call (either party). Errors: 41001 通话不存在, 41010 非参与方."""
     return reply.ok(service.state(user, call_id))
 
