@@ -15,7 +15,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -80,6 +80,7 @@ ActionData = AcceptData | CallStatusData | MediaStateData
 DERIVED_STATE_FIELDS = frozenset({"channel_name", "app_id", "caller_uid", "callee_uid"})
 """``CallState`` fields computed from the record rather than stored; every other one is a ``CallRecord`` field."""
 STORED_STATE_FIELDS = tuple(name for name in CallState.model_fields if name not in DERIVED_STATE_FIELDS)
+RECORD_FIELDS = tuple(field.name for field in fields(CallRecord))
 
 
 def system_clock() -> datetime:
@@ -444,7 +445,7 @@ class CallService:
             if change is None:
                 return call
             updated = replace(call, **change, version=call.version + 1, media=self._media_of(call))
-            self._store.save_call(updated)
+            self._store.save_call(updated, [name for name in RECORD_FIELDS if getattr(updated, name) != getattr(call, name)])
             event_id = self._store.append_event(updated, now)
         if updated.status is not CallStatus.CALLING:
             self._ringing.discard(call_id)

@@ -7,13 +7,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from softphone.api import LIVE_STATUSES, CallMedia, CallState, PartyMedia
+from softphone.api import LIVE_STATUSES, CallMedia, CallState, CallStatus, PartyMedia
 from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
 from softphone.server.service import DERIVED_STATE_FIELDS, STORED_STATE_FIELDS
@@ -206,3 +206,15 @@ def test_the_tokens_remembered_are_bounded_and_the_others_still_found(tmp_path: 
     statements: list[str] = []
     store._db.set_trace_callback(statements.append)
     assert store.token_owner("hash-0") == (10001, issued) and len(statements) == 1, "forgotten first, read again"
+
+
+def test_saving_a_call_writes_the_fields_named_and_leaves_the_others(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "sim.db"))
+    created = datetime(2026, 7, 5, 10, 5, tzinfo=UTC)
+    call = store.create_call(
+        CallRecord(0, 1001, "audio", "single", 10001, 20002, "a", CallStatus.CALLING, 1, created, 30)
+    )
+    moved = replace(call, status=CallStatus.ACCEPTED, version=2, accepted_terminal_id="b", caller_terminal_id="elsewhere")
+    store.save_call(moved, ["status", "version", "accepted_terminal_id"])
+    assert store.get_call(call.call_id) == replace(moved, caller_terminal_id="a"), "only the fields named"
+    assert [found.call_id for found in store.live_calls_of(20002)] == [call.call_id]
