@@ -152,14 +152,15 @@ class Hub:
         if not mine:
             self._subscriptions.pop(subscription.user_id, None)
 
+    def listening(self, *user_ids: int) -> bool:
+        """Whether any of these users has a connection open: a change nobody hears needs no frame."""
+        return any(self._subscriptions.get(user_id) for user_id in user_ids)
+
     def publish(self, event_id: int, state: CallState) -> None:
-        """Queue the change for every connection of both parties; encoded once, and not at all for nobody."""
-        listening = [mine for user_id in (state.caller_user_id, state.callee_user_id) if (mine := self._subscriptions.get(user_id))]
-        if not listening:
-            return
+        """Queue the change for every connection of both parties, encoded once."""
         frame = CallUpdatedFrame(event_id=event_id, data=state).model_dump_json()
-        for mine in listening:
-            for subscription in mine:
+        for user_id in (state.caller_user_id, state.callee_user_id):
+            for subscription in self._subscriptions.get(user_id, {}):
                 subscription.put(Delivery(frame, self._faults.push()))
 
     def revoke(self, token_hash: str) -> None:

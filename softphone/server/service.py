@@ -214,7 +214,7 @@ class CallService:
                 )
             )
             event_id = self._store.append_event(call, now)
-        self._hub.publish(event_id, self.state_of(call))
+        self._publish(event_id, call)
         self._arm_ring_timer(call.call_id, call.timeout_seconds)
         rtc_token, expire_at = self.rtc.issue(channel_name(call), str(user.user_id), now)
         return StartCallData(
@@ -449,9 +449,14 @@ class CallService:
             event_id = self._store.append_event(updated, now)
         if updated.status is not CallStatus.CALLING:
             self._ringing.discard(call_id)
-        self._hub.publish(event_id, self.state_of(updated))
+        self._publish(event_id, updated)
         return updated
 
+
+    def _publish(self, event_id: int, call: CallRecord) -> None:
+        """Push a committed change to the parties' connections; its wire state is built only for listeners."""
+        if self._hub.listening(call.caller_user_id, call.callee_user_id):
+            self._hub.publish(event_id, self.state_of(call))
 
     def _media_of(self, call: CallRecord) -> CallMedia:
         """Each participant's last report, whatever it changed: what the next version shows."""
