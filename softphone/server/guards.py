@@ -12,6 +12,7 @@ a body without one is counted as it streams in, refused as soon as it passes the
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from fastapi import WebSocket
 from starlette.datastructures import Headers
@@ -24,6 +25,7 @@ IN_PROCESS_HOST = "testserver"
 """Starlette's and schemathesis' in-process test clients send this ``Host``."""
 
 
+@lru_cache(maxsize=256)  # asked on every request, about the few names a machine's clients use
 def is_loopback(host: str) -> bool:
     """``localhost``, ``*.localhost``, ``127.0.0.0/8`` and ``::1`` (brackets allowed); nothing else."""
     name = host.strip().lower().rstrip(".")
