@@ -232,7 +232,8 @@ class SoftphoneApp(KeepsRunning, App[None]):
         for signum in LEAVE_SIGNALS:
             loop.add_signal_handler(signum, self.stop_on_signal, signum)
         self.push_screen(HomeScreen())
-        self.sign_in()
+        # Painted first, then signed in: signing in loads the HTTP client and waits for the server.
+        self.call_after_refresh(self.sign_in)
 
     def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()
