@@ -97,7 +97,7 @@ def login(url: str, clock: FakeClock) -> Scenario:
     app = make_app(DEFAULT_SERVER, clock, None, "new-terminal")
 
     async def run_before(pilot: Pilot[None]) -> None:
-        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen) and bool(app.screen.query(Input)), "the login screen")
         field = app.screen.query_one(Input)
         field.cursor_blink = False
         await pilot.press(*"bob")
