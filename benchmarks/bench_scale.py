@@ -548,9 +548,8 @@ def render(results: dict[str, Any]) -> str:
         f"at start {', '.join(f'{x:.2f}' for x in host['load_average_at_start'])}"
         + (" — **shared with other jobs: absolute figures are noisy; the ratios are taken within one run**" if busy else ""),
         "- versions: " + ", ".join(f"{name} {version}" for name, version in results["versions"].items()),
-        "- server: `softphone serve` as a user runs it (uvicorn with httptools on the standard asyncio loop — uvloop is "
-        "installed but `runner.py` starts its own loop —, websockets-sansio with permessage-deflate, SQLite WAL "
-        "file, access log on), `serve --users N` (the demo users and u0001…)",
+        "- server: `softphone serve` as a user runs it (uvicorn with httptools on uvloop, websockets-sansio without "
+        "permessage-deflate, SQLite WAL file, access log on), `serve --users N` (the demo users and u0001…)",
         f"- {sizes['runs']} runs per figure unless said; figures are median (min, max) over the runs",
         "",
         "| figure | measured | baseline (same run) | ratio | goal |",
