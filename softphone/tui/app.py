@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import messages, on, work
+from textual._styles_cache import StylesCache
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -144,6 +146,13 @@ def leaving_line(machine: CallMachine) -> str:
 
 
 
+def release_removed_widgets() -> None:
+    """Let the widgets of the screens that went go: Textual 8.2.8's ``StylesCache.get_inner_outer`` is an
+    ``lru_cache`` on a method, so it keeps up to 1,024 widgets' caches of drawn lines (each screen has
+    dozens of widgets), and the garbage collector's full passes grew with them to 200-300 ms."""
+    StylesCache.get_inner_outer.cache_clear()
+
+
 class StoppedOnError(Exception):
     """What the app exits with after an error nothing could handle: one line, not a traceback.
 
@@ -179,7 +188,7 @@ class SoftphoneApp(KeepsRunning, App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (SIDEBAR_MIN_WIDTH, "-medium"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-short"), (20, "-tall")]
 
-    # What screens watch (see PhoneHost): they redraw when these change, never on a timer.
+    # What screens show (see PhoneHost): they redraw when these change, never on a timer.
     session: var[Session | None] = var(None)
     status: var[Status] = var(Status("not signed in", "", "", "signing in"))
     sidebar_choice: var[bool | None] = var(None)
@@ -322,6 +331,11 @@ class SoftphoneApp(KeepsRunning, App[None]):
         )
         adapter = SessionAdapter(self)
         self.run_worker(adapter.relay(session.events(stream)), group="session-events", exit_on_error=False)
+        if not self.is_headless:  # the process is the phone's; tests run many apps in one
+            # What exists once signed in (modules, styles, the home screen) lives as long as the app:
+            # the garbage collector's full passes, each a pause of the screen, no longer go through it.
+            gc.collect()
+            gc.freeze()
         config = self.config
         call_type = CallType.VIDEO if config.video else CallType.AUDIO
         if config.open_call is not None:
@@ -477,6 +491,7 @@ class SoftphoneApp(KeepsRunning, App[None]):
         if view.kind is ViewKind.ENDED:
             self._announce_end(session, view)
         await self._show(view)
+        release_removed_widgets()
 
     async def _show(self, view: View) -> None:
         """Make ``view`` the top screen in one step: a call screen replaces the one before it, never via Home.
@@ -602,8 +617,22 @@ class SoftphoneApp(KeepsRunning, App[None]):
             return self._call_to_export() is not None
         return True
 
+    def watch_session(self) -> None:
+        for screen in self._phone_screens():
+            screen.session_changed()
+
     def watch_status(self) -> None:
         self.refresh_bindings()
+        for screen in self._phone_screens():
+            screen.status_changed()
+
+    def watch_sidebar_choice(self) -> None:
+        for screen in self._phone_screens():
+            screen.sidebar_choice_changed()
+
+    def _phone_screens(self) -> list[PhoneScreen]:
+        """The phone's screens on the stack that have drawn themselves once (mounting draws the others)."""
+        return [screen for screen in self.screen_stack if isinstance(screen, PhoneScreen) and screen.is_mounted]
 
     def _call_to_export(self) -> int | None:
         """The call on screen, else the newest one this terminal knows."""

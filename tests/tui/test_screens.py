@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from softphone.api import CallType
 from softphone.core import Source
@@ -48,7 +49,7 @@ async def test_home_shows_who_and_where_and_the_contacts(simulator: ThreadedSimu
 async def test_login_screen_asks_again_after_an_unknown_user(simulator: ThreadedSimulator, clock: FakeClock) -> None:
     app = make_app(simulator.url, clock, user=None, terminal_id="who-1")
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen) and bool(app.screen.query(Input)), "the login screen")
         await pilot.press(*"mallory", "enter")
         await until(
             pilot,

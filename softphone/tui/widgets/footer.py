@@ -10,6 +10,7 @@ ringing, on a busy machine enough to delay the ringing screen by a tenth of a se
 from __future__ import annotations
 
 from textual.binding import Binding
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -46,4 +47,8 @@ class KeyFooter(Footer):
         keys = self.shown_keys()
         if keys != self._shown:
             self._shown = keys
+            # Each key of Footer.compose watches the footer's ``compact`` (data_bind), and Textual drops
+            # a watcher only when the attribute next changes: every key ever shown would stay in memory
+            # with its drawn lines. Nothing else watches a footer, so the old keys' watchers all go.
+            Reactive._clear_watchers(self)
             await self.recompose()
