@@ -75,14 +75,8 @@ class Store(Protocol):
 
     def checkpoint(self) -> None:
         """Copy what the log gained since the last time into the database file: blocking I/O, so run it in
-        a worker thread. PASSIVE: it neither waits for the writer nor makes the writer wait."""
-        changes = self._db.total_changes
-        if not self._wal or changes == self._checkpointed_changes:
-            return
-        if self._checkpointer is None:
-            self._checkpointer = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        self._checkpointed_changes = changes
+        a worker thread."""
+        ...
 
     def setting(self, key: str, default: Callable[[], str]) -> str:
         """A server-wide value, created from ``default`` the first time it is asked for."""
