@@ -57,6 +57,7 @@ from benchmarks.support import (
     versions,
 )
 from benchmarks.terminal import Terminal
+from softphone.api import CallType, StartCallRequest
 from softphone.tui.app import KEY_GUARD_SECONDS
 
 WRK_CONNECTIONS = 16
@@ -115,16 +116,22 @@ def caller_headers(sim: Simulator, caller: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {sim.login(caller)}"}
 
 
+def start_body(sim: Simulator, caller: str, callee: str, terminal_id: str) -> dict[str, Any]:
+    """The start request's JSON, from the wire model both client and server use."""
+    request = StartCallRequest(
+        conversation_id=sim.conversation(caller, callee),
+        target_user_id=sim.user_ids[callee],
+        call_type=CallType.AUDIO,
+        biz_type="single",
+        terminal_id=terminal_id,
+    )
+    return request.model_dump(mode="json")
+
+
 async def push_round(sim: Simulator, caller: str, callee: str, holder: Holder, calls: int, warmup: int) -> dict[str, Any]:
     """``calls`` calls started and cancelled one at a time; baselines interleaved with them."""
     headers = caller_headers(sim, caller)
-    body = {
-        "conversation_id": sim.conversation(caller, callee),
-        "target_user_id": sim.user_ids[callee],
-        "call_type": "audio",
-        "biz_type": "single",
-        "terminal_id": "bench-caller",
-    }
+    body = start_body(sim, caller, callee, "bench-caller")
     push: list[float] = []
     health: list[float] = []
     state: list[float] = []
@@ -152,13 +159,7 @@ async def last_of_many(
 ) -> dict[str, Any]:
     """Per call: from the POST leaving until the last of the callee's subscribers has its frame."""
     headers = caller_headers(sim, caller)
-    body = {
-        "conversation_id": sim.conversation(caller, callee),
-        "target_user_id": sim.user_ids[callee],
-        "call_type": "audio",
-        "biz_type": "single",
-        "terminal_id": "bench-caller",
-    }
+    body = start_body(sim, caller, callee, "bench-caller")
     last: list[float] = []
     first: list[float] = []
     async with httpx.AsyncClient(base_url=sim.url, timeout=10) as http:
@@ -281,13 +282,7 @@ def request_cost(sizes: Sizes) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as workdir, simulator(users=2 * WRK_CONNECTIONS * sizes.cost_rounds + 4) as sim:
         caller, callee = names(1, 2)
         headers = caller_headers(sim, caller)
-        body = {
-            "conversation_id": sim.conversation(caller, callee),
-            "target_user_id": sim.user_ids[callee],
-            "call_type": "audio",
-            "biz_type": "single",
-            "terminal_id": "bench",
-        }
+        body = start_body(sim, caller, callee, "bench")
         call_id = httpx.post(f"{sim.url}/api/calls/session", json=body, headers=headers).json()["data"]["call_id"]
         httpx.post(f"{sim.url}/api/calls/{call_id}/cancel", json={"terminal_id": "bench"}, headers=headers)
         for run in range(sizes.cost_rounds):
