@@ -93,6 +93,22 @@ async def test_a_refused_token_stops_says_so_and_asks_for_another(
         assert GOOD_TOKEN not in screen_text(app)
 
 
+@pytest.mark.parametrize("size", [(40, 12), (80, 24)])
+async def test_the_refusal_and_both_fields_fit_a_small_terminal(
+    scripted: list[ScriptedHttpServer], clock: FakeClock, size: tuple[int, int]
+) -> None:
+    """Why the token was refused is the dialog's news: on 40×12 it shows above the fields, nothing cut."""
+    server = ScriptedHttpServer(documented_server).start()
+    scripted.append(server)
+    app = make_app(server.url, clock, user=None, terminal_id="t-1", token="wrong-token-abcdef", user_id=10001)
+    async with app.run_test(size=size) as pilot:
+        await until_shows(pilot, TokenScreen, REFUSED_WORDS)
+        screen = app.screen
+        for selector in ("#token-error", "#token-value", "#token-user-id"):
+            region = screen.query_one(selector).region
+            assert region.height > 0 and region.bottom <= size[1], f"{selector} is cut: {region}"
+
+
 async def test_a_token_and_user_id_sign_in_where_there_is_no_directory(
     scripted: list[ScriptedHttpServer], clock: FakeClock
 ) -> None:

@@ -59,6 +59,8 @@ class TokenScreen(KeepsWideCharacters, KeepsRunning, ModalScreen[tuple[str, int 
         with Vertical(id="token-dialog", classes="dialog"):
             yield Static("Sign in with a token", classes="headline")
             yield Static(f"Signing in to {redact(self.server_url)}", classes="subline")
+            # Why the last token did not do, before the fields: on a short terminal it is what must show.
+            yield Static(self.error, id="token-error", classes="dialog-error")
             yield Static("The user id is needed where the server has no directory.", classes="hint")
             yield Input(placeholder="bearer token", password=True, id="token-value")
             yield Input(
@@ -67,7 +69,6 @@ class TokenScreen(KeepsWideCharacters, KeepsRunning, ModalScreen[tuple[str, int 
                 validators=[Integer(minimum=1)],
                 id="token-user-id",
             )
-            yield Static(self.error, id="token-error", classes="dialog-error")
         yield TooSmall()
 
     @on(Input.Submitted)
