@@ -62,7 +62,9 @@ async def until_on(pilot: Pilot[None], screen_type: type[FullScreen], call_id: i
     """Wait for ``call_id``'s screen of ``screen_type`` showing ``texts`` (not one left from another call)."""
     app = pilot.app
     await until_shows(pilot, screen_type, *texts, timeout=CONVERGE_WITHIN)
-    await until(pilot, lambda: getattr(app.screen, "call_id", None) == call_id, f"{screen_type.__name__} of call {call_id}")
+    await until(
+        pilot, lambda: getattr(app.screen, "call_id", None) == call_id, f"{screen_type.__name__} of call {call_id}"
+    )
 
 
 class Phones:
@@ -153,7 +155,9 @@ async def tui_run(phones: Phones, seed: int) -> str:
             phone = session_of(pilot.app).phone  # type: ignore[arg-type]
             await until(
                 pilot,
-                lambda p=phone: (m := p.get(call_id)) is not None and (m.status, m.version) == (truth.status, truth.version),
+                lambda p=phone: (
+                    (m := p.get(call_id)) is not None and (m.status, m.version) == (truth.status, truth.version)
+                ),
                 f"{name}'s core to hold {truth.status} v{truth.version}",
                 timeout=CONVERGE_WITHIN,
             )
@@ -167,7 +171,9 @@ async def tui_run(phones: Phones, seed: int) -> str:
 
 @pytest.mark.soak
 @pytest.mark.timeout(scaled(300, 3000))
-async def test_the_app_ends_on_the_servers_state(simulator_process: ServerProcess, request: pytest.FixtureRequest) -> None:
+async def test_the_app_ends_on_the_servers_state(
+    simulator_process: ServerProcess, request: pytest.FixtureRequest
+) -> None:
     simulator = Simulator(simulator_process)
     phones = Phones(simulator)
     injected_before = await simulator.faults_injected()
