@@ -461,8 +461,10 @@ class CallService:
     def _media_of(self, call: CallRecord) -> CallMedia:
         """Each participant's last report, whatever it changed: what the next version shows."""
 
+        reports = self._store.last_media_by_user(call.call_id)
+
         def party(user_id: int) -> PartyMedia | None:
-            report = self._store.last_media_of(call.call_id, user_id)
+            report = reports.get(user_id)
             if report is None:
                 return None
             return PartyMedia(

@@ -112,8 +112,8 @@ class Store(Protocol):
 
     def last_media(self, call_id: int, user_id: int, terminal_id: str) -> MediaReport | None: ...
 
-    def last_media_of(self, call_id: int, user_id: int) -> MediaReport | None:
-        """The report saved last by any terminal of ``user_id`` on this call."""
+    def last_media_by_user(self, call_id: int) -> dict[int, MediaReport]:
+        """For each user who reported on this call, the report saved last by any of their terminals."""
         ...
 
     def save_media(self, report: MediaReport) -> None: ...
@@ -267,9 +267,7 @@ def _call_from_row(row: sqlite3.Row) -> CallRecord:
     return CallRecord(**values)
 
 
-def _media_from_row(row: sqlite3.Row | None) -> MediaReport | None:
-    if row is None:
-        return None
+def _media_from_row(row: sqlite3.Row) -> MediaReport:
     return MediaReport(
         row["call_id"],
         row["user_id"],
@@ -431,16 +429,14 @@ class SQLiteStore:
                 "SELECT * FROM media_reports WHERE call_id = ? AND user_id = ? AND terminal_id = ?",
                 (call_id, user_id, terminal_id),
             ).fetchone()
-        return _media_from_row(row)
+        return _media_from_row(row) if row is not None else None
 
-    def last_media_of(self, call_id: int, user_id: int) -> MediaReport | None:
-        # A report replaces its terminal's row, and a new row gets the highest rowid: the newest is last written.
+    def last_media_by_user(self, call_id: int) -> dict[int, MediaReport]:
+        # A report replaces its terminal's row, and a new row gets the highest rowid: in rowid order, each
+        # user's newest comes last. One query for both parties (a call has a row per terminal, a few).
         with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM media_reports WHERE call_id = ? AND user_id = ? ORDER BY rowid DESC LIMIT 1",
-                (call_id, user_id),
-            ).fetchone()
-        return _media_from_row(row)
+            rows = self._db.execute("SELECT * FROM media_reports WHERE call_id = ? ORDER BY rowid", (call_id,)).fetchall()
+        return {report.user_id: report for report in map(_media_from_row, rows)}
 
     def save_media(self, report: MediaReport) -> None:
         with self._lock:
