@@ -73,8 +73,8 @@ from softphone.api import (
 )
 from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory, User
-from softphone.server.faults import Faults, HttpFaults
-from softphone.server.guards import BodyLimit, HostCheck, error_response, is_loopback, refuse_websocket
+from softphone.server.faults import Faults
+from softphone.server.guards import Gate, Traffic, error_response, is_loopback, refuse_websocket
 from softphone.server.hub import Delivery, Hub
 from softphone.server.push import run_push_connection
 from softphone.server.service import ActionRequest, CallService, Clock, Credential, system_clock
@@ -735,10 +735,13 @@ def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)
-    # Outermost first: Host, then the body limit, then faults, then the routes.
-    app.add_middleware(HttpFaults, faults=faults)
-    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
-    if not config.allow_remote:
-        app.add_middleware(HostCheck)
+    app.state.traffic = Traffic()
+    app.add_middleware(
+        Gate,
+        check_host=not config.allow_remote,
+        limit=config.max_body_bytes,
+        faults=faults,
+        traffic=app.state.traffic,
+    )
     app.openapi = lambda: build_openapi(app, directory)  # type: ignore[method-assign]
     return app

@@ -5,23 +5,19 @@ frames of the push channel (``push-*``); never ``/healthz``, the docs, ``/api/de
 on the push channel (hello, pong, error frames). Every kind draws from its own random stream, seeded
 from the one seed, so the same seed and the same requests in the same order give the same faults,
 and changing one kind's probability does not move another's draws. HTTP faults are decided before
-the request reaches a route, so an injected 503 never follows a half-applied change. Push faults are
-decided when a change is published (in commit order, for each subscriber in the order they
+the request reaches a route (by ``softphone.server.guards.Gate``), so an injected 503 never follows a
+half-applied change. Push faults are decided when a change is published (in commit order, for each subscriber in the order they
 connected) and carried out by the connection's writer (``softphone.server.push``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections import Counter
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from softphone.api import FAULT_DURATIONS, FAULT_PROBABILITIES, FaultSettings, ServiceUnavailable
-from softphone.server.guards import error_response
+from softphone.api import FAULT_DURATIONS, FAULT_PROBABILITIES, FaultSettings
 
 log = logging.getLogger("softphone.server")
 
@@ -109,22 +105,3 @@ class Faults:
     def _wait(self, kind: str, milliseconds: float) -> float:
         self._injected[kind] += milliseconds > 0
         return milliseconds / 1000
-
-
-class HttpFaults:
-    """ASGI middleware: ``http-latency`` and ``http-error`` on ``/api/calls/*``, before any route runs."""
-
-    def __init__(self, app: ASGIApp, faults: Faults) -> None:
-        self.app = app
-        self.faults = faults
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(FAULTED_PREFIX):
-            failing = self.faults.http_error()  # drawn on arrival, so the order of requests decides
-            latency = self.faults.http_latency()
-            if latency:
-                await asyncio.sleep(latency)
-            if failing:
-                await error_response(ServiceUnavailable())(scope, receive, send)
-                return
-        await self.app(scope, receive, send)

@@ -5,56 +5,32 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
 from softphone.server.credentials import credentials_sheet
 from softphone.server.directory import Directory
+from softphone.server.guards import Traffic
 from softphone.server.redact import redact_uvicorn_logs
 
 log = logging.getLogger("softphone.server")
 
 
-class IdleWatch:
-    """Wraps the app to know how long it has been since the last request or push connection ended."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self._open = 0
-        self._last_activity = time.monotonic()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        self._open += 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self._open -= 1
-            self._last_activity = time.monotonic()
-
-    def idle_seconds(self) -> float:
-        return 0.0 if self._open else time.monotonic() - self._last_activity
-
-
-async def _stop_when_idle(server: uvicorn.Server, watch: IdleWatch, idle_timeout: float) -> None:
+async def _stop_when_idle(server: uvicorn.Server, traffic: Traffic, idle_timeout: float) -> None:
     while not server.should_exit:
         await asyncio.sleep(min(idle_timeout, 1.0) / 2)
-        if watch.idle_seconds() >= idle_timeout:
+        if traffic.idle_seconds() >= idle_timeout:
             log.info("idle for %ss, stopping", idle_timeout)
             server.should_exit = True
 
 
-async def _serve(server: uvicorn.Server, watch: IdleWatch, idle_timeout: float | None) -> None:
-    watcher = asyncio.create_task(_stop_when_idle(server, watch, idle_timeout)) if idle_timeout else None
+async def _serve(server: uvicorn.Server, traffic: Traffic, idle_timeout: float | None) -> None:
+    watcher = asyncio.create_task(_stop_when_idle(server, traffic, idle_timeout)) if idle_timeout else None
     await server.serve()
     if watcher is not None:
         watcher.cancel()
@@ -74,7 +50,6 @@ def run_server(config: ServerConfig, *, host: str, port: int, idle_timeout: floa
     (tokens in URLs cut short). In documented-only mode, first print the seeded users' credentials."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     app = create_app(config)  # after the logging set-up: it logs the faults and their seed
-    watch = IdleWatch(app)
     log.info(
         "database %s, ring timeout %ss, abandon timeout %ss, %d users",
         config.db, config.ring_timeout, config.abandon_timeout, len(app.state.service.directory.users),
@@ -84,7 +59,7 @@ def run_server(config: ServerConfig, *, host: str, port: int, idle_timeout: floa
         print(credentials_sheet(app.state.service, seeded, config.generated_users), flush=True)
     server = uvicorn.Server(
         uvicorn.Config(
-            watch,
+            app,
             host=host,
             port=port,
             ws="websockets-sansio",
@@ -104,4 +79,4 @@ def run_server(config: ServerConfig, *, host: str, port: int, idle_timeout: floa
     gc.freeze()
     # uvicorn re-raises the Ctrl-C it handled once it has shut down cleanly; that is not an error.
     with suppress(KeyboardInterrupt):
-        _event_loop_runner()(_serve(server, watch, idle_timeout))
+        _event_loop_runner()(_serve(server, app.state.traffic, idle_timeout))
