@@ -6,13 +6,19 @@ is queued for every subscriber, with that subscriber's fate under the faults in 
 connection drains its own outbox, so a slow terminal never delays another; an outbox is bounded, and
 a subscriber that falls that far behind is ended rather than buffered without end. Connections are
 capped per user and per server.
+
+A frame for a connection whose writer is idle, with nothing queued and no fault to carry out, is
+written at once by the publisher instead (``Subscription.write_directly``): waking 500 writers, one
+task step each, was about a third of the time until the last of 500 subscribers had a change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from softphone.api import (
     CallState,
@@ -25,7 +31,7 @@ from softphone.api import (
     Unauthorized,
 )
 from softphone.server.config import ServerConfig
-from softphone.server.faults import Faults, PushFate
+from softphone.server.faults import DELIVER, Faults, PushFate
 
 Frame = str
 """A frame as the JSON text sent on the wire."""
@@ -51,6 +57,19 @@ class Delivery:
     fate: PushFate | None = None
 
 
+@dataclass(frozen=True)
+class Unfinished:
+    """A frame written directly whose send stopped part-way (the connection could take no more yet):
+    the writer finishes it before anything else. ``waiting_on`` is what the send was waiting for."""
+
+    sending: Any
+    waiting_on: Any
+
+
+SendNow = Callable[[Frame], "Unfinished | None"]
+"""Write a frame from the caller's own step: ``None`` once it is written (or the connection is gone)."""
+
+
 class Subscription:
     """One WebSocket connection's bounded outbox, and whether it has been told to end.
 
@@ -59,23 +78,36 @@ class Subscription:
     first frame), and a future only while the connection's writer waits.
     """
 
-    __slots__ = ("user_id", "token_hash", "ending", "_capacity", "_outbox", "_waiter")
+    __slots__ = ("user_id", "token_hash", "ending", "_capacity", "_outbox", "_waiter", "_idle", "_send_now")
 
     def __init__(self, user_id: int, token_hash: str, capacity: int) -> None:
         self.user_id = user_id
         self.token_hash = token_hash
         self.ending: Ending | None = None
         self._capacity = capacity
-        self._outbox: list[Delivery] = []
+        self._outbox: list[Delivery | Unfinished] = []
         self._waiter: asyncio.Future[None] | None = None
+        self._idle = False
+        """The writer waits for its next frame with nothing in hand (no held push, no delay under way)."""
+        self._send_now: SendNow | None = None
+
+    def write_directly(self, send_now: SendNow) -> None:
+        """From now on, a frame that would only wake an idle writer is written by ``send_now`` at once."""
+        self._send_now = send_now
 
     def put(self, delivery: Delivery) -> None:
         if self.ending is not None:
             return
+        item: Delivery | Unfinished = delivery
+        if self._idle and not self._outbox and self._send_now is not None and delivery.fate in (None, DELIVER):
+            unfinished = self._send_now(delivery.frame)
+            if unfinished is None:
+                return
+            item = unfinished  # queued first, as the outbox is empty: nothing overtakes it
         if len(self._outbox) >= self._capacity:
             self.end(Ending(CLOSE_TOO_SLOW, f"more than {self._capacity} frames unread"))
             return
-        self._outbox.append(delivery)
+        self._outbox.append(item)
         self._wake()
 
     def end(self, ending: Ending) -> None:
@@ -85,7 +117,7 @@ class Subscription:
             self._outbox.clear()
             self._wake()
 
-    async def next(self, timeout: float | None = None) -> Delivery | Ending | None:
+    async def next(self, timeout: float | None = None) -> Delivery | Unfinished | Ending | None:
         """The next delivery, the ending if there is one (it comes first), or ``None`` after ``timeout``."""
         if self.ending is None and not self._outbox and not await self._sleep(timeout, until_ending=False):
             return None
@@ -108,6 +140,7 @@ class Subscription:
             self._waiter = loop.create_future()
             try:
                 if left is None:  # the writer's usual wait, once per frame: no timeout to set up
+                    self._idle = not until_ending
                     await self._waiter
                 else:
                     async with asyncio.timeout(left):
@@ -116,6 +149,7 @@ class Subscription:
                 return False
             finally:
                 self._waiter = None
+                self._idle = False
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():

@@ -6,17 +6,33 @@ duplicated one sent twice, a delayed one waits, a held one (``push-reorder``) go
 push or after ``REORDER_HOLD_SECONDS``, and a cut ends the connection without a close frame, as a
 network failure would. The connection closes with 4401 when its token expires or is revoked, and with
 1008 when the subscriber stopped reading.
+
+While the writer is idle, a frame is written by whoever queued it (``direct_sender``): the send is run
+in the publisher's own step, as it finishes at once while the connection takes data. When it cannot
+(the peer reads slowly), what is left of it goes to the writer, first in line, so frames keep their
+order and the outbox and its limit work as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from contextlib import suppress
+from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
 from softphone.server.faults import REORDER_HOLD_SECONDS
-from softphone.server.hub import CLOSE_UNAUTHORIZED, Delivery, Ending, Frame, Subscription, answer_client_frame
+from softphone.server.hub import (
+    CLOSE_UNAUTHORIZED,
+    Delivery,
+    Ending,
+    Frame,
+    SendNow,
+    Subscription,
+    Unfinished,
+    answer_client_frame,
+)
 
 CLOSE_TIMEOUT = 1.0
 """How long a close may wait for a peer that does not read before the connection is simply dropped."""
@@ -38,6 +54,7 @@ async def run_push_connection(websocket: WebSocket, subscription: Subscription, 
         expires_in, subscription.end, Ending(CLOSE_UNAUTHORIZED, "token expired")
     )
     writer = asyncio.create_task(_write(websocket, subscription))
+    subscription.write_directly(direct_sender(websocket))
 
     def stop_reading(_: asyncio.Task[None]) -> None:
         reader.cancel()
@@ -54,6 +71,40 @@ async def run_push_connection(websocket: WebSocket, subscription: Subscription, 
         writer.remove_done_callback(stop_reading)
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
+
+
+def direct_sender(websocket: WebSocket) -> SendNow:
+    """Send a text frame within the caller's step; what could not finish at once comes back unfinished."""
+
+    def send_now(frame: Frame) -> Unfinished | None:
+        sending = websocket.send_text(frame)
+        try:
+            waiting_on = sending.send(None)
+        except StopIteration:
+            return None
+        except _GONE:
+            return None  # the peer has gone: the reader sees it and ends the connection
+        return Unfinished(sending, waiting_on)
+
+    return send_now
+
+
+async def _finish(unfinished: Unfinished) -> None:
+    """Carry a send that stopped part-way to its end, as a task would have: wait, then resume it."""
+    sending: Coroutine[Any, Any, None] = unfinished.sending
+    waiting_on = unfinished.waiting_on
+    try:
+        while True:
+            if waiting_on is None:
+                await asyncio.sleep(0)  # a bare yield: run again on the next turn of the loop
+            else:
+                await waiting_on
+            try:
+                waiting_on = sending.send(None)
+            except StopIteration:
+                return
+    finally:
+        sending.close()  # a no-op once it has returned; if this writer was cancelled, it ends the send
 
 
 async def _read(websocket: WebSocket, subscription: Subscription) -> None:
@@ -73,6 +124,9 @@ async def _write(websocket: WebSocket, subscription: Subscription) -> None:
                 assert held is not None
                 await websocket.send_text(held)
                 held = None
+                continue
+            if isinstance(item, Unfinished):
+                await _finish(item)
                 continue
             if isinstance(item, Ending):
                 with suppress(TimeoutError):

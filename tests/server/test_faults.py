@@ -265,6 +265,61 @@ async def test_a_held_push_goes_out_alone_after_the_hold() -> None:
     task.cancel()
 
 
+async def idle_connection(socket: FakeSocket, capacity: int = 10) -> tuple[Subscription, asyncio.Task[None]]:
+    """A served connection whose writer has sent its first frame and waits for the next."""
+    subscription = Subscription(1, "h", capacity=capacity)
+    subscription.put(Delivery("hello"))
+    task = await serve(subscription, socket)
+    await until(lambda: socket.sent == ["hello"])
+    return subscription, task
+
+
+async def test_a_push_to_an_idle_connection_is_written_by_the_publisher_at_once() -> None:
+    socket = FakeSocket()
+    subscription, task = await idle_connection(socket)
+    subscription.put(Delivery("a", DELIVER))
+    assert socket.sent == ["hello", "a"], "on the wire before the publisher's step ends, no writer woken"
+    task.cancel()
+
+
+async def test_a_push_with_a_fate_to_carry_out_goes_through_the_writer() -> None:
+    socket = FakeSocket()
+    subscription, task = await idle_connection(socket)
+    subscription.put(Delivery("a", PushFate(duplicate=True)))
+    assert socket.sent == ["hello"]
+    await until(lambda: socket.sent == ["hello", "a", "a"])
+    task.cancel()
+
+
+class StalledSocket(FakeSocket):
+    """A peer that stops taking data until ``resume`` is set: a send waits, as on a full connection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resume = asyncio.Event()
+
+    async def send_text(self, text: str) -> None:
+        if self.sent:  # the first frame (hello) goes through
+            await self.resume.wait()
+        self.sent.append(text)
+
+
+async def test_a_direct_write_that_cannot_finish_keeps_its_place_and_its_slot() -> None:
+    socket = StalledSocket()
+    subscription, task = await idle_connection(socket, capacity=3)
+    for frame in ("a", "b", "c"):
+        subscription.put(Delivery(frame, DELIVER))
+    assert socket.sent == ["hello"] and subscription.ending is None
+    socket.resume.set()
+    await until(lambda: socket.sent == ["hello", "a", "b", "c"])
+    socket.resume.clear()
+    for frame in ("d", "e", "f", "g"):  # d waits unfinished, e and f are queued: g is one too many
+        subscription.put(Delivery(frame, DELIVER))
+    assert subscription.ending is not None and subscription.ending.code == 1008
+    await asyncio.wait_for(task, 2)
+    assert socket.closed is not None and socket.closed[0] == 1008
+
+
 async def test_a_cut_ends_the_connection_without_a_close_frame() -> None:
     subscription, socket = Subscription(1, "h", capacity=10), FakeSocket()
     subscription.put(Delivery("a", PushFate(cut=True)))
