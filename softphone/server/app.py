@@ -243,7 +243,7 @@ def solver(dependant: Dependant, where: str) -> Callable[[Request, Solved], Awai
         dependant.header_params or dependant.cookie_params or dependant.body_params
         or dependant.websocket_param_name or dependant.http_connection_param_name
         or dependant.response_param_name or dependant.background_tasks_param_name
-        or dependant.security_scopes_param_name
+        or dependant.security_scopes_param_name or not dependant.use_cache
     )  # fmt: skip
     if call is None or unsupported or not inspect.iscoroutinefunction(call):
         raise TypeError(f"{where}: {getattr(call, '__name__', call)} is not an async function of the request and its parameters")
