@@ -16,6 +16,7 @@ order and the outbox and its limit work as before.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from contextlib import suppress
 from typing import Any
@@ -34,6 +35,9 @@ from softphone.server.hub import (
     answer_client_frame,
 )
 
+log = logging.getLogger("softphone.server")
+
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TIMEOUT = 1.0
 """How long a close may wait for a peer that does not read before the connection is simply dropped."""
 _GONE = (WebSocketDisconnect, RuntimeError, OSError)
@@ -54,7 +58,7 @@ async def run_push_connection(websocket: WebSocket, subscription: Subscription, 
         expires_in, subscription.end, Ending(CLOSE_UNAUTHORIZED, "token expired")
     )
     writer = asyncio.create_task(_write(websocket, subscription))
-    subscription.write_directly(direct_sender(websocket))
+    subscription.write_directly(direct_sender(websocket, subscription))
 
     def stop_reading(_: asyncio.Task[None]) -> None:
         reader.cancel()
@@ -73,8 +77,12 @@ async def run_push_connection(websocket: WebSocket, subscription: Subscription, 
         await asyncio.gather(writer, return_exceptions=True)
 
 
-def direct_sender(websocket: WebSocket) -> SendNow:
-    """Send a text frame within the caller's step; what could not finish at once comes back unfinished."""
+def direct_sender(websocket: WebSocket, subscription: Subscription) -> SendNow:
+    """Send a text frame within the caller's step; what could not finish at once comes back unfinished.
+
+    The caller is whoever published a change, often another user's request, after its commit: nothing
+    that goes wrong with this connection may fail it. A failure ends this connection alone.
+    """
 
     def send_now(frame: Frame) -> Unfinished | None:
         sending = websocket.send_text(frame)
@@ -84,6 +92,10 @@ def direct_sender(websocket: WebSocket) -> SendNow:
             return None
         except _GONE:
             return None  # the peer has gone: the reader sees it and ends the connection
+        except Exception:
+            log.exception("push connection of user %s failed while sending; closing it", subscription.user_id)
+            subscription.end(Ending(CLOSE_INTERNAL_ERROR, "internal error"))
+            return None
         return Unfinished(sending, waiting_on)
 
     return send_now

@@ -291,6 +291,23 @@ async def test_a_push_with_a_fate_to_carry_out_goes_through_the_writer() -> None
     task.cancel()
 
 
+class BrokenSocket(FakeSocket):
+    """A connection whose sends fail in a way nobody planned for, after the first frame."""
+
+    async def send_text(self, text: str) -> None:
+        if self.sent:
+            raise ValueError("broken")
+        self.sent.append(text)
+
+
+async def test_a_connection_that_fails_a_direct_write_is_closed_and_the_publisher_goes_on() -> None:
+    socket = BrokenSocket()
+    subscription, task = await idle_connection(socket)
+    subscription.put(Delivery("a", DELIVER))  # raises nothing: the publisher is another user's request
+    await asyncio.wait_for(task, 2)
+    assert socket.closed == (1011, "internal error")
+
+
 class StalledSocket(FakeSocket):
     """A peer that stops taking data until ``resume`` is set: a send waits, as on a full connection."""
 
