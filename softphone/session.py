@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
 from typing import Protocol
@@ -57,21 +55,12 @@ from softphone.api import (
     redact,
 )
 from softphone.core import BUSY_REASON, CallMachine, Phone, Snapshot, Source, failure_text
+from softphone.terminal import Clock, new_terminal_id, utc_now
 
-Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 
 PROBE_CALL_ID = 0
 """Never a call: asking for its state checks a token on a server with nothing else to ask (see ``sign_in``)."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_terminal_id(kind: str) -> str:
-    """Unique per run (``tui-1a2b3c``, ``cli-...``, ``bot-...``), so two runs of one user are two terminals."""
-    return f"{kind}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True, slots=True)

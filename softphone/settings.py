@@ -20,38 +20,32 @@ or from a profile in a TOML file (the user config directory's ``config.toml``, o
     "alice,bob" = 252487239
 
 The precedence is file < environment < options, as in Posting's settings: one pydantic-settings model
-whose sources are the options, the environment and the file, in that order. :func:`resolve_sign_in`
+(:mod:`softphone.profiles`) whose sources are the options, the environment and the file, in that order,
+loaded only when there is a file or a variable to read. :func:`resolve_sign_in`
 turns them into a :class:`SignIn`, checked (a bad value is a :class:`SettingsProblem` naming where it
 came from), and remembering where each value came from for ``softphone config show``.
 """
 
 from __future__ import annotations
 
-import tomllib
+import os
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
 
-from softphone.api import TERMINAL_ID_MAX, DirectoryUser, short_token
+from softphone.api import TERMINAL_ID_MAX, short_token
+
+if TYPE_CHECKING:
+    from softphone.api import DirectoryUser
+    from softphone.profiles import Profile, ProfileUser
 
 ENV_PREFIX = "SOFTPHONE_"
 CONFIG_FILE_NAME = "config.toml"
 DEFAULT = "default"
-
-PositiveId = Annotated[int, Field(gt=0)]
-TerminalId = Annotated[str, Field(min_length=1, max_length=TERMINAL_ID_MAX)]
 
 
 class SettingsProblem(ValueError):
@@ -62,35 +56,6 @@ def default_config_file() -> Path:
     return Path(platformdirs.user_config_dir("softphone")) / CONFIG_FILE_NAME
 
 
-class ProfileUser(BaseModel):
-    """``[profiles.NAME.users.ALIAS]``: how ``--user ALIAS`` signs in on that profile's server."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    token: Annotated[str, Field(min_length=1)] | None = None
-    user_id: PositiveId | None = None
-    terminal_id: TerminalId | None = None
-
-
-class Profile(BaseModel):
-    """``[profiles.NAME]``: a server, how to follow it, its users and the conversations between them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    server: str | None = None
-    poll: bool | None = None
-    users: dict[str, ProfileUser] = {}
-    conversations: dict[str, PositiveId] = {}
-
-    @field_validator("conversations")
-    @classmethod
-    def _pairs(cls, conversations: dict[str, int]) -> dict[str, int]:
-        for key in conversations:
-            if len(pair_of(key)) != 2:
-                raise ValueError(f"{key!r}: a conversation is named by two users, as \"alice,bob\"")
-        return conversations
-
-
 def pair_of(key: str) -> frozenset[str]:
     return frozenset(part.strip() for part in key.split(",") if part.strip())
 
@@ -99,105 +64,6 @@ def pair_of(key: str) -> frozenset[str]:
 ENVIRONMENT_KEYS = ("server", "token", "user_id", "profile")
 FILE_KEYS = ("profile", "profiles")
 OPTION_KEYS = ("server", "token", "user_id", "profile")
-
-
-@dataclass
-class _Loading:
-    config_file: Path | None
-    origins: dict[str, str] = field(default_factory=dict)
-
-
-_LOADING: ContextVar[_Loading] = ContextVar("softphone_settings_loading")
-
-
-class _Recorded(PydanticBaseSettingsSource):
-    """A source limited to ``keys`` that notes which values it supplied, for ``config show``."""
-
-    def __init__(self, inner: PydanticBaseSettingsSource, name: str, keys: tuple[str, ...], origins: dict[str, str]):
-        super().__init__(inner.settings_cls)
-        self.__name__ = name
-        self._inner = inner
-        self._keys = keys
-        self._origins = origins
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._inner.get_field_value(field, field_name)
-
-    def __call__(self) -> dict[str, Any]:
-        values = {key: value for key, value in self._inner().items() if key in self._keys}
-        for key in values:
-            self._origins.setdefault(key, self.__name__)
-        return values
-
-
-class Settings(BaseSettings):
-    """The settings model: options, then ``SOFTPHONE_*`` variables, then the TOML file."""
-
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX.lower(), env_ignore_empty=True, extra="forbid")
-
-    profile: str | None = None
-    server: str | None = None
-    token: str | None = None
-    user_id: PositiveId | None = None
-    profiles: dict[str, Profile] = {}
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        loading = _LOADING.get()
-        sources = [
-            _Recorded(init_settings, "option", OPTION_KEYS, loading.origins),
-            _Recorded(env_settings, "environment", ENVIRONMENT_KEYS, loading.origins),
-        ]
-        if loading.config_file is not None:
-            toml = TomlConfigSettingsSource(settings_cls, loading.config_file)
-            sources.append(_Recorded(toml, "file", FILE_KEYS, loading.origins))
-        return tuple(sources)
-
-    @classmethod
-    def load(cls, options: Mapping[str, object], config_file: Path | None) -> tuple[Settings, dict[str, str]]:
-        """The settings and, for each key set, the source that set it (``option``, ``environment``, ``file``)."""
-        if config_file is not None:
-            _check_file_keys(config_file)
-        loading = _Loading(config_file)
-        token = _LOADING.set(loading)
-        try:
-            settings = cls(**{key: value for key, value in options.items() if value is not None})
-        except ValidationError as error:
-            raise SettingsProblem(_first_problem(error, loading.origins, config_file)) from None
-        finally:
-            _LOADING.reset(token)
-        return settings, loading.origins
-
-
-def _check_file_keys(config_file: Path) -> None:
-    """A readable TOML file whose top level holds only ``profile`` and ``[profiles.NAME]``."""
-    try:
-        data = tomllib.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise SettingsProblem(f"config file {config_file}: {error}") from None
-    unknown = sorted(set(data) - set(FILE_KEYS))
-    if unknown:
-        raise SettingsProblem(
-            f"config file {config_file}: unknown key {unknown[0]!r} (the top level holds profile and [profiles.NAME])"
-        )
-
-
-def _first_problem(error: ValidationError, sources: Mapping[str, str], config_file: Path | None) -> str:
-    """The first problem, named as the user wrote it: ``SOFTPHONE_USER_ID``, ``--server``, or the file's key."""
-    issue = error.errors()[0]
-    key = str(issue["loc"][0]) if issue["loc"] else ""
-    source = sources.get(key, "file")
-    where = _origin(key, source, config_file)
-    if source == "file":
-        where += ": " + ".".join(map(str, issue["loc"]))
-    return f"{where}: {issue['msg']}"
 
 
 def _option_name(key: str) -> str:
@@ -269,19 +135,20 @@ class SignIn:
 
         ``origin`` says where the name came from (``--user``); ``config show`` prints it.
         """
-        entry = self.users.get(alias) or ProfileUser()
+        entry = self.users.get(alias)
         from_profile = f"profile {self.profile}, user {alias}"
         origins = {**self.origins, "user": origin or from_profile}
         for name in ("token", "user_id", "terminal_id"):
             origins.pop(name, None)
-            if getattr(entry, name) is not None:
+            if getattr(entry, name, None) is not None:
                 origins[name] = from_profile
+        token = entry.token if entry else None
         return replace(
             self,
             user=alias,
-            token=entry.token,
-            user_id=entry.user_id if entry.token is not None else None,
-            terminal_id=entry.terminal_id,
+            token=token,
+            user_id=entry.user_id if entry and token is not None else None,
+            terminal_id=entry.terminal_id if entry else None,
             alias=alias,
             origins=origins,
         )
@@ -292,6 +159,10 @@ class SignIn:
         For a server without a directory: ``softphone call bob`` finds bob's user id here and the
         conversation from ``[profiles.NAME.conversations]``; my own entry has no conversation.
         """
+        if not self.users:
+            return []  # without loading the wire models: the phone's first paint does not wait for them
+        from softphone.api import DirectoryUser
+
         found: list[DirectoryUser] = []
         for alias, entry in self.users.items():
             if entry.user_id is None:
@@ -358,34 +229,32 @@ def resolve_sign_in(options: SignInOptions) -> SignIn:
     if options.config is not None and not options.config.is_file():
         raise SettingsProblem(f"--config {options.config}: no such file")
     config_file = options.config or (default_config_file() if default_config_file().is_file() else None)
-    settings, sources = Settings.load(
-        {"server": options.server, "token": options.token, "user_id": options.user_id, "profile": options.profile},
-        config_file,
-    )
-    origins = {key: _origin(key, source, config_file) for key, source in sources.items()}
+    settings, sources = _read_layers(options, config_file)
+    origins = {key: origin_of(key, source, config_file) for key, source in sources.items()}
     origins["config"] = "--config" if options.config else DEFAULT
     profile = _profile(settings, origins, config_file)
     from_profile = f"profile {settings.profile}"
 
     server = settings.server
-    if server is None and profile.server is not None:
+    if server is None and profile is not None and profile.server is not None:
         server, origins["server"] = profile.server, from_profile
     if server is not None:
         server = check_server_url(server, origins["server"])
 
     if options.poll is not None:
         poll, origins["poll"] = options.poll, "--poll" if options.poll else "--no-poll"
-    elif profile.poll is not None:
+    elif profile is not None and profile.poll is not None:
         poll, origins["poll"] = profile.poll, from_profile
     else:
         poll = False
 
+    users = profile.users if profile is not None else {}
     signed = SignIn(
         server=server,
         poll=poll,
         profile=settings.profile,
-        users=profile.users,
-        conversations=profile.conversations,
+        users=users,
+        conversations=profile.conversations if profile is not None else {},
         config_file=config_file,
         origins=origins,
     )
@@ -394,7 +263,7 @@ def resolve_sign_in(options: SignInOptions) -> SignIn:
     elif settings.token is not None:
         # A user id belongs to the token of its own layer: SOFTPHONE_USER_ID says nothing about --token's.
         user_id = settings.user_id if sources.get("user_id") == sources["token"] else None
-        alias = next((name for name, user in profile.users.items() if user.token == settings.token), None)
+        alias = next((name for name, user in users.items() if user.token == settings.token), None)
         signed = replace(signed, user=alias, token=settings.token, user_id=user_id, alias=alias)
     elif settings.user_id is not None:
         raise SettingsProblem(f"{origins['user_id']} goes with {ENV_PREFIX}TOKEN: it says who the token is.")
@@ -405,7 +274,8 @@ def resolve_sign_in(options: SignInOptions) -> SignIn:
     return signed
 
 
-def _origin(key: str, source: str, config_file: Path | None) -> str:
+def origin_of(key: str, source: str, config_file: Path | None) -> str:
+    """How a message names where ``key`` came from: ``--server``, ``SOFTPHONE_SERVER``, the config file."""
     if source == "option":
         return _option_name(key)
     if source == "environment":
@@ -413,10 +283,43 @@ def _origin(key: str, source: str, config_file: Path | None) -> str:
     return f"config file {config_file}"
 
 
-def _profile(settings: Settings, origins: Mapping[str, str], config_file: Path | None) -> Profile:
-    """The profile named by ``--profile``, ``SOFTPHONE_PROFILE`` or the file; an empty one if none is."""
+@dataclass(frozen=True)
+class Layers:
+    """What the options, the environment and the file said, each key taken from the layer that wins it."""
+
+    profile: str | None = None
+    server: str | None = None
+    token: str | None = None
+    user_id: int | None = None
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
+
+
+def environment_given() -> bool:
+    """Whether one of our ``SOFTPHONE_*`` variables is set: not empty, in any case, as pydantic-settings reads them."""
+    ours = {ENV_PREFIX + key.upper() for key in ENVIRONMENT_KEYS}
+    return any(value and name.upper() in ours for name, value in os.environ.items())
+
+
+def _read_layers(options: SignInOptions, config_file: Path | None) -> tuple[Layers, dict[str, str]]:
+    """The layers and, for each key set, the layer that set it (``option``, ``environment``, ``file``).
+
+    With neither a file nor a variable the options are all there is, as click typed and checked them:
+    the phone then starts without loading pydantic-settings (:mod:`softphone.profiles`) before its first
+    paint. ``tests/test_settings.py`` checks that both ways agree.
+    """
+    given = {"server": options.server, "token": options.token, "user_id": options.user_id, "profile": options.profile}
+    if config_file is None and not environment_given():
+        values = {key: value for key, value in given.items() if value is not None}
+        return Layers(**values), dict.fromkeys(values, "option")
+    from softphone.profiles import Settings
+
+    return Settings.load(given, config_file)
+
+
+def _profile(settings: Layers, origins: Mapping[str, str], config_file: Path | None) -> Profile | None:
+    """The profile named by ``--profile``, ``SOFTPHONE_PROFILE`` or the file; ``None`` if none is."""
     if settings.profile is None:
-        return Profile()
+        return None
     found = settings.profiles.get(settings.profile)
     if found is None:
         where = f"in {config_file}" if config_file else f"(no config file: {default_config_file()} does not exist)"

@@ -130,3 +130,45 @@ def test_the_options_given_are_handed_on_as_typed(tmp_path: Path, monkeypatch: p
         "--server", "http://127.0.0.1:1", "--token", "t0k", "--user-id", "7", "--no-poll", "--config", str(tmp_path / "x.toml"),
     ]  # fmt: skip
     assert SignInOptions().arguments() == []
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        SignInOptions(),
+        SignInOptions(user="alice", server="http://127.0.0.1:1/", terminal_id="t1", poll=True),
+        SignInOptions(token="t0k", user_id=7, server="https://api.example"),
+        SignInOptions(token="t0k"),
+        SignInOptions(user="bob", poll=False),
+    ],
+)
+def test_the_options_alone_resolve_as_the_settings_model_resolves_them(
+    options: SignInOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no file and no variable the options skip pydantic-settings (the phone's first paint does not
+    wait for it): the same sign-in comes out either way."""
+    without_model = resolve_sign_in(options)
+    monkeypatch.setattr("softphone.settings.environment_given", lambda: True)
+    assert resolve_sign_in(options) == without_model
+
+
+def test_the_options_alone_name_a_missing_profile_as_the_settings_model_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsProblem) as without_model:
+        resolve_sign_in(SignInOptions(profile="staging"))
+    monkeypatch.setattr("softphone.settings.environment_given", lambda: True)
+    with pytest.raises(SettingsProblem) as with_model:
+        resolve_sign_in(SignInOptions(profile="staging"))
+    assert str(without_model.value) == str(with_model.value)
+    assert str(with_model.value).startswith("--profile: no profile 'staging'")
+
+
+@pytest.mark.parametrize("name", ["SOFTPHONE_SERVER", "softphone_token", "SOFTPHONE_User_Id", "SOFTPHONE_PROFILE"])
+def test_a_variable_in_any_case_is_read(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydantic-settings reads our variables in any case and skips empty ones; so does the check that
+    decides whether it is needed."""
+    from softphone.settings import environment_given
+
+    monkeypatch.setenv(name, "")
+    assert not environment_given()
+    monkeypatch.setenv(name, "7")
+    assert environment_given()

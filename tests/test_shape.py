@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,41 @@ def test_the_toolkit_loads_no_ui_and_no_server() -> None:
     """The headless commands, the settings and the JSON lines: a tester's script must not start Textual."""
     statement = "import softphone.toolkit, softphone.headless, softphone.records, softphone.settings, softphone.cli"
     assert modules_loaded_by(statement).isdisjoint({"textual", "fastapi", "starlette", "uvicorn"})
+
+
+FIRST_SCREEN = """
+import asyncio, json, sys
+import softphone.tui.app as tui
+from softphone.cli import main
+
+def shown_without_signing_in(config, log_level):
+    app = tui.SoftphoneApp(config)
+    app.sign_in = lambda: None  # what the first paint does not wait for: signing in loads the rest
+
+    async def show():
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, tui.HomeScreen) and app.screen.is_mounted
+
+    asyncio.run(show())
+
+tui.run_phone = shown_without_signing_in
+main(["--server", "http://127.0.0.1:1", "--user", "alice"], standalone_mode=False)
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def test_the_phone_paints_its_first_screen_before_loading_pydantic_and_the_clients(tmp_path: Path) -> None:
+    """``softphone --user alice`` as far as its home screen: the wire models, the settings model and the
+    HTTP and push clients load while it signs in, after the first paint (about half of its start-up)."""
+    env = {name: value for name, value in os.environ.items() if not name.upper().startswith("SOFTPHONE_")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path)  # no profiles file
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_SCREEN], capture_output=True, text=True, check=True, env=env, timeout=60
+    )
+    loaded = set(json.loads(result.stdout.splitlines()[-1]))
+    assert "textual" in loaded
+    assert loaded.isdisjoint({"pydantic", "pydantic_core", "pydantic_settings", "httpx", "websockets"})
 
 
 def test_the_screens_do_not_import_the_app() -> None:

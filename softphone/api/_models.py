@@ -28,6 +28,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from softphone.api._limits import NETWORK_QUALITY_MAX, REASON_MAX, STAGE_MAX, TERMINAL_ID_MAX, USER_KEY_MAX
+
 
 def format_timestamp(moment: datetime) -> str:
     """ISO 8601 UTC with a ``Z`` suffix and whole seconds, as in every documented example."""
@@ -37,12 +39,6 @@ def format_timestamp(moment: datetime) -> str:
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
-
-TERMINAL_ID_MAX = 64
-USER_KEY_MAX = 64
-REASON_MAX = 50
-STAGE_MAX = 32
-NETWORK_QUALITY_MAX = 20
 
 
 class CallStatus(StrEnum):

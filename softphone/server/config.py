@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
-from softphone.api import FaultSettings
 from softphone.server.directory import BUNDLED_DIRECTORY
+
+if TYPE_CHECKING:
+    from softphone.api import FaultSettings
 
 MEMORY_DB = ":memory:"
 
@@ -17,6 +20,14 @@ MEMORY_DB = ":memory:"
 def default_db_path() -> Path:
     """``softphone.db`` in the user's data directory, created on first use."""
     return platformdirs.user_data_path("softphone", ensure_exists=True) / "softphone.db"
+
+
+def _no_faults() -> FaultSettings:
+    """The default faults, none: built on first use, so the ``softphone`` command's options, which show
+    this class's defaults, load no wire model."""
+    from softphone.api import FaultSettings
+
+    return FaultSettings()
 
 
 @dataclass(frozen=True)
@@ -48,4 +59,4 @@ class ServerConfig:
     max_push_per_server: int = 10_000
     # Frames waiting for one push connection; a subscriber that falls this far behind is cut off.
     push_outbox_frames: int = 256
-    faults: FaultSettings = field(default_factory=FaultSettings)
+    faults: FaultSettings = field(default_factory=_no_faults)

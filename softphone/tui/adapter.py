@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from softphone import session as controller
-from softphone.api import Action, SoftphoneError
+if TYPE_CHECKING:
+    # The app's handlers name these messages before the controller loads (after the first paint).
+    from softphone import session as controller
+    from softphone.api import Action, SoftphoneError
 
 
 class SessionAdapter:
@@ -63,6 +65,8 @@ class SessionAdapter:
 
     @classmethod
     def message_for(cls, event: controller.SessionEvent) -> Message:
+        from softphone import session as controller  # loaded: it sent the event
+
         match event:
             case controller.CallsChanged():
                 return cls.CallsChanged(event.call_ids)

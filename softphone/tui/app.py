@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import logging
 import os
 import random
@@ -38,57 +39,38 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from softphone.api import (
-    Action,
-    Backoff,
-    CallClient,
-    CallType,
-    DirectoryUser,
-    PushStream,
-    SoftphoneError,
-    StreamMode,
-    Unauthorized,
-    redact,
-)
-from softphone.core import CallMachine
+# What the first screen needs, and no more: the error tree, Textual, the home screen. The controller,
+# the wire models (pydantic), the HTTP and push clients and the call screens load while signing in,
+# after the first paint (``sign_in``); the names below the ``TYPE_CHECKING`` line are types only.
+from softphone.api import Backoff, SoftphoneError, Unauthorized, redact
 from softphone.launch import local_url
 from softphone.logs import DEFAULT_LOG_LEVEL, app_log_path, start_file_log
-from softphone.report import ReportHeader, ServerState, app_version, write_report
-from softphone.session import (
-    Clock,
-    Session,
-    SignInProblem,
-    describe_error,
-    describe_sign_in_failure,
-    new_terminal_id,
-    sign_in_problem,
-    utc_now,
-)
+from softphone.terminal import Clock, new_terminal_id, utc_now
 from softphone.tui.adapter import SessionAdapter
 from softphone.tui.errors import KeepsRunning, report_unexpected
 from softphone.tui.routing import View, ViewKind, choose_view
 from softphone.tui.screens.base import SIDEBAR_MIN_WIDTH, FullScreen, PhoneScreen
-from softphone.tui.screens.by_id import DialByIds, DialByIdScreen, OpenCallScreen
 from softphone.tui.screens.confirm import ConfirmScreen
-from softphone.tui.screens.ended import EndedScreen
-from softphone.tui.screens.faults import FaultsScreen
 from softphone.tui.screens.home import HomeScreen
-from softphone.tui.screens.in_call import InCallScreen
-from softphone.tui.screens.incoming import IncomingScreen
 from softphone.tui.screens.login import LoginScreen, TokenScreen
-from softphone.tui.screens.outgoing import OutgoingScreen
 from softphone.tui.simulator import LocalSimulator
 from softphone.tui.widgets.status import Status
 from softphone.tui.widgets.too_small import MIN_HEIGHT, MIN_WIDTH
 
 if TYPE_CHECKING:
+    from softphone.api import CallType, DirectoryUser, StreamMode
+    from softphone.core import CallMachine
     from softphone.demo import DemoGuide
+    from softphone.session import Session
 
 LEAVE_SECONDS = 5.0
 """How long quitting waits for the calls it ends (best effort: the server may be gone)."""
 LEAVE_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 """The terminal closed, or someone asked the process to stop: leave, then quit."""
-LEAVING_WORDS = {Action.HANGUP: "hangs up", Action.CANCEL: "cancels", Action.REJECT: "rejects"}
+CALL_SCREEN_MODULES = tuple(
+    f"softphone.tui.screens.{name}" for name in ("by_id", "ended", "faults", "in_call", "incoming", "outgoing")
+)
+"""Loaded once signed in (``start_session``): the first call does not wait for them to load."""
 EXIT_GRACE_SECONDS = 3.0
 """After leaving, how long quitting may take to put the terminal back: a closed terminal can block it for ever."""
 log = logging.getLogger(__name__)
@@ -140,9 +122,12 @@ def server_label(config: AppConfig) -> str:
 
 def leaving_line(machine: CallMachine) -> str:
     """``Quitting hangs up call 7 with Bob (ongoing).``: what quitting will do to one call."""
+    from softphone.api import Action  # loaded: there is a call
+
+    words = {Action.HANGUP: "hangs up", Action.CANCEL: "cancels", Action.REJECT: "rejects"}
     action = machine.ending_action()
     assert action is not None, "only calls to leave are described"
-    return f"Quitting {LEAVING_WORDS[action]} call {machine.call_id} with {machine.peer_name} ({machine.status})."
+    return f"Quitting {words[action]} call {machine.call_id} with {machine.peer_name} ({machine.status})."
 
 
 
@@ -167,11 +152,18 @@ class StoppedOnError(Exception):
         return Text(str(self), style="bold red")
 
 
-_FULL_CALL_SCREENS: dict[ViewKind, Callable[[View], FullScreen]] = {
-    ViewKind.OUTGOING: OutgoingScreen,
-    ViewKind.IN_CALL: InCallScreen,
-    ViewKind.ENDED: EndedScreen,
-}
+def full_call_screen(kind: ViewKind) -> Callable[[View], FullScreen] | None:
+    """The full screen of a call in this view, ``None`` for Home (and for the ringing modal)."""
+    from softphone.tui.screens.ended import EndedScreen
+    from softphone.tui.screens.in_call import InCallScreen
+    from softphone.tui.screens.outgoing import OutgoingScreen
+
+    screens: dict[ViewKind, Callable[[View], FullScreen]] = {
+        ViewKind.OUTGOING: OutgoingScreen,
+        ViewKind.IN_CALL: InCallScreen,
+        ViewKind.ENDED: EndedScreen,
+    }
+    return screens.get(kind)
 
 
 class SoftphoneApp(KeepsRunning, App[None]):
@@ -256,6 +248,10 @@ class SoftphoneApp(KeepsRunning, App[None]):
         Asking waits for the user; a server that is away or answers badly is tried again after the
         backoff (``config.sign_in_backoff``), so it never gets more than a few requests a minute.
         """
+        # Loaded here, after the first paint: the controller, the wire models and the HTTP client.
+        from softphone.api import CallClient
+        from softphone.session import Session, SignInProblem, describe_sign_in_failure, sign_in_problem
+
         config = self.config
         client = CallClient(config.server_url, terminal_id=config.terminal_id, token=config.token)
         user, user_id = config.user, config.user_id
@@ -311,6 +307,8 @@ class SoftphoneApp(KeepsRunning, App[None]):
 
     @on(SignedIn)
     def start_session(self, message: SignedIn) -> None:
+        from softphone.api import CallType, PushStream
+
         session = message.session
         me = session.identity
         # Without a directory the id is all there is to say (the name would repeat it).
@@ -324,6 +322,8 @@ class SoftphoneApp(KeepsRunning, App[None]):
             missing=session.offers.missing(),
         )
         self.session = session
+        for module in CALL_SCREEN_MODULES:  # now, not when the first call shows
+            importlib.import_module(module)
         # A server without the call lists has no push channel either: poll it from the start.
         mode = self.config.push_mode if session.offers.call_lists else "poll"
         stream = PushStream(
@@ -385,6 +385,8 @@ class SoftphoneApp(KeepsRunning, App[None]):
         if self._token_refusal_told:
             return
         self._token_refusal_told = True
+        from softphone.session import describe_error
+
         text = f"The server refused this token ({describe_error(error)})."
         self.show_error(text)
         session = self.session
@@ -443,6 +445,8 @@ class SoftphoneApp(KeepsRunning, App[None]):
         self.run_intent(open_and_show())
 
     def ask_dial_by_id(self) -> None:
+        from softphone.tui.screens.by_id import DialByIds, DialByIdScreen
+
         def dial(answer: DialByIds | None) -> None:
             if answer is not None and self.session is not None:
                 self.run_intent(self.session.dial_ids(answer.user_id, answer.conversation_id, answer.call_type))
@@ -450,6 +454,8 @@ class SoftphoneApp(KeepsRunning, App[None]):
         self.push_screen(DialByIdScreen(), dial)
 
     def ask_open_call(self) -> None:
+        from softphone.tui.screens.by_id import OpenCallScreen
+
         def open_it(call_id: int | None) -> None:
             if call_id is not None:
                 self.open_call(call_id)
@@ -499,6 +505,8 @@ class SoftphoneApp(KeepsRunning, App[None]):
         Stack: Home, then at most one full call screen, then at most the ringing modal. Dialogs that
         are not the phone's (the palette, a question) give way to the call's news.
         """
+        from softphone.tui.screens.incoming import IncomingScreen
+
         while not isinstance(self.screen, PhoneScreen) and len(self.screen_stack) > 1:
             await self.pop_screen()
         if view.kind is ViewKind.INCOMING:
@@ -511,7 +519,7 @@ class SoftphoneApp(KeepsRunning, App[None]):
             return
         while isinstance(self.screen, IncomingScreen):
             await self.pop_screen()
-        make_screen = _FULL_CALL_SCREENS.get(view.kind)
+        make_screen = full_call_screen(view.kind)
         if make_screen is None:
             while not isinstance(self.screen, HomeScreen):
                 await self.pop_screen()
@@ -655,6 +663,9 @@ class SoftphoneApp(KeepsRunning, App[None]):
     @work(group="export", exit_on_error=False)
     async def export_report(self, call_id: int) -> None:
         """Write the bug report of a call beside where the app was started, with the server's state as of now."""
+        from softphone.report import ReportHeader, ServerState, app_version, write_report
+        from softphone.session import describe_error
+
         session = self.session
         machine = session.phone.get(call_id) if session is not None else None
         if session is None or machine is None:
@@ -686,6 +697,8 @@ class SoftphoneApp(KeepsRunning, App[None]):
         if self.session is None:
             self.show_error("Not signed in yet.")
             return
+        from softphone.tui.screens.faults import FaultsScreen
+
         self.push_screen(FaultsScreen(self.session.client))
 
     def action_sim_status(self) -> None:
@@ -747,6 +760,8 @@ class SoftphoneApp(KeepsRunning, App[None]):
         session = self.session
         if session is None:
             return
+        from softphone.api import CallType
+
         yield SystemCommand("Network faults…", "Turn a bad network on or off on the simulator", self.action_network_faults)
         yield SystemCommand("Open a call by id", "Show a call by its id, to answer, cancel or hang up", self.ask_open_call)
         if not self.reachable or session.phone.live_call() is not None or session.phone.ringing_calls():

@@ -6,8 +6,12 @@ thread workers and shows what they return.
 
 from __future__ import annotations
 
-from softphone import background
+from typing import TYPE_CHECKING
+
 from softphone.launch import local_url
+
+if TYPE_CHECKING:
+    from softphone.background import RunningSimulator
 
 
 class LocalSimulator:
@@ -17,14 +21,20 @@ class LocalSimulator:
         self.port = port
         self.url = local_url(port)
 
-    def _find(self) -> background.RunningSimulator | None:
+    def _find(self) -> RunningSimulator | None:
+        from softphone import background  # httpx and pydantic: loaded when asked, not before the first paint
+
         return background.find(self.url, self.port)
 
     def status(self) -> str:
+        from softphone import background
+
         running = self._find()
         return background.describe(running) if running else f"No simulator is running at {self.url}."
 
     def stop(self) -> str:
+        from softphone import background
+
         running = self._find()
         if running is None:
             return f"No simulator is running at {self.url}."
@@ -35,6 +45,8 @@ class LocalSimulator:
         return f"Stopped the simulator at {running.url} (pid {running.info.pid})."
 
     def reset(self) -> str:
+        from softphone import background
+
         running = self._find()
         if running is None:
             return f"No simulator is running at {self.url}."

@@ -27,9 +27,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button
 
-from softphone.api import Action, CallType
-from softphone.core import CallMachine
-from softphone.session import Clock, Session
 from softphone.tui.compositor import KeepsWideCharacters
 from softphone.tui.errors import KeepsRunning
 from softphone.tui.routing import HOME, View
@@ -40,7 +37,11 @@ from softphone.tui.widgets.timeline import TimelineSidebar
 from softphone.tui.widgets.too_small import TooSmall
 
 if TYPE_CHECKING:
+    # Types only: the home screen paints before the wire models and the controller load (``run_phone``).
+    from softphone.api import Action, CallType
+    from softphone.core import CallMachine
     from softphone.demo import DemoGuide
+    from softphone.session import Clock, Session
 
 UNDER_MODAL_REPAINT_SECONDS = 0.1
 SIDEBAR_MIN_WIDTH = 80

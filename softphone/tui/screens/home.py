@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -11,11 +12,12 @@ from textual.binding import Binding
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from softphone.api import CallType
-from softphone.core import CallMachine, Role
-from softphone.session import Session
 from softphone.tui.screens.base import FullScreen
 from softphone.tui.widgets.formatting import clock_text, local_day_and_time
+
+if TYPE_CHECKING:
+    from softphone.core import CallMachine
+    from softphone.session import Session
 
 RECENT_CALLS_SHOWN = 8
 NO_DIRECTORY_HINT = "This server has no directory: i dials by ids, o opens a call by its id."
@@ -29,6 +31,8 @@ class ContactList(OptionList):
 
 def recent_line(machine: CallMachine, now: datetime) -> Text:
     """``↗ Bob     05 Jul 10:05  audio  You hung up  01:23``: one line, cut short at the end if it must be."""
+    from softphone.core import Role  # loaded by then: there are calls only once signed in
+
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("↗ " if machine.role is Role.CALLER else "↙ ", style="bold")
     text.append(f"{machine.peer_name:<7} ", style="bold")
@@ -118,9 +122,11 @@ class HomeScreen(FullScreen):
     @on(OptionList.OptionSelected, "#contacts")
     def dial_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.action_dial(CallType.AUDIO.value)
+        self.action_dial("audio")
 
     def action_dial(self, call_type: str) -> None:
+        from softphone.api import CallType  # loaded by then: dialling is offered only once signed in
+
         if not self.check_action("dial", ()):
             return  # Enter on the contacts comes here without the footer's check
         contacts = self.contacts

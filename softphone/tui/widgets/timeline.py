@@ -8,6 +8,8 @@ follows the newest row only while it is scrolled to the end, so older rows can b
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -15,8 +17,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from softphone.core import CallMachine, RowKind, TimelineRow, timeline_rows
 from softphone.tui.widgets.formatting import local_clock
+
+if TYPE_CHECKING:
+    from softphone.core import CallMachine, TimelineRow
 
 _STATUS_STYLE = {
     "calling": "yellow",
@@ -30,6 +34,8 @@ _STATUS_STYLE = {
 
 def row_text(row: TimelineRow) -> Text:
     """A row's words after its time: version, status, sources, then what changed or went wrong."""
+    from softphone.core import RowKind  # the sidebar shows rows only once signed in: the core is loaded
+
     text = Text()
     if row.kind is RowKind.ACTION:
         text.append(f"→ {row.note}", style="italic cyan")
@@ -54,6 +60,8 @@ def row_text(row: TimelineRow) -> Text:
 
 def render_rows(machine: CallMachine) -> RenderableType:
     """The call's rows as a two-column grid, so a long row wraps under its own words, not under the time."""
+    from softphone.core import timeline_rows
+
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True, style="dim")
     grid.add_column(overflow="fold")
