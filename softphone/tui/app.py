@@ -234,7 +234,13 @@ class SoftphoneApp(KeepsRunning, App[None]):
             loop.add_signal_handler(signum, self.stop_on_signal, signum)
         self.push_screen(HomeScreen())
         # Painted first, then signed in: signing in loads the HTTP client and waits for the server.
-        self.call_after_refresh(self.sign_in)
+        self.call_after_refresh(self.after_first_paint)
+
+    def after_first_paint(self) -> None:
+        """The garbage collector back on (the ``softphone`` command holds it off while start-up builds
+        the first screen), then sign in."""
+        gc.enable()
+        self.sign_in()
 
     def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()
