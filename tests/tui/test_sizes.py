@@ -204,3 +204,35 @@ async def test_250_columns(simulator: ThreadedSimulator, clock: FakeClock) -> No
             await until_painted(pilot, "Hang up (h)", "Bob  joined", "Timeline · call 1", "talk started")
         finally:
             await bob.aclose()
+
+
+@pytest.mark.parametrize("size", [(120, 40), (60, 20)])
+async def test_a_new_screen_is_styled_once_its_widgets_have_mounted(
+    simulator: ThreadedSimulator, clock: FakeClock, size: tuple[int, int]
+) -> None:
+    """The classes of its size (breakpoints, whether the timeline shows) are there before its widgets mount.
+
+    Textual styles a screen and all its widgets again on every class the screen gets afterwards; given
+    once its widgets were styled, the size classes and the sidebar's cost two more passes over every
+    widget of every new screen (a tenth of the CPU of showing a call). Only its resume restyles it.
+    """
+    app = make_app(simulator.url, clock, "alice", "alice-1")
+    restyled: list[object] = []
+    update_styles = app.update_styles
+
+    def record(node: object, animate: bool = True) -> None:
+        restyled.append(node)
+        update_styles(node, animate)  # type: ignore[arg-type]
+
+    app.update_styles = record  # type: ignore[method-assign]
+    async with app.run_test(size=size) as pilot:
+        await signed_in(pilot)
+        home = app.screen
+        assert isinstance(home, HomeScreen)
+        assert sum(node is home for node in restyled) <= 1
+        await pilot.press("enter")  # Bob, the first contact
+        await until_shows(pilot, OutgoingScreen, "Calling Bob")
+        await pilot.pause()
+        outgoing = app.screen
+        assert sum(node is outgoing for node in restyled) <= 1
+        assert {"-with-sidebar", "-wide" if size[0] >= 120 else "-narrow"} & outgoing.classes

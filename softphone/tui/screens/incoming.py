@@ -56,6 +56,7 @@ class IncomingScreen(ModalScreen[None], PhoneScreen):
         self.view = view
 
     def compose(self) -> ComposeResult:
+        self.take_size_classes()
         with Vertical(id="incoming-dialog", classes="dialog"):
             self.headline = Static(id="headline", classes="headline")
             self.crossing = Static(id="crossing")
