@@ -71,6 +71,9 @@ CALL_SCREEN_MODULES = tuple(
     f"softphone.tui.screens.{name}" for name in ("by_id", "ended", "faults", "in_call", "incoming", "outgoing")
 )
 """Loaded once signed in (``start_session``): the first call does not wait for them to load."""
+NO_AUTOMATIC_FULL_PASSES = 1_000_000
+"""The garbage collector's third threshold once signed in: the app runs the full passes (``_collect_soon``)."""
+FULL_PASS_INTERVAL_SECONDS = 30.0
 EXIT_GRACE_SECONDS = 3.0
 """After leaving, how long quitting may take to put the terminal back: a closed terminal can block it for ever."""
 log = logging.getLogger(__name__)
@@ -342,6 +345,11 @@ class SoftphoneApp(KeepsRunning, App[None]):
             # the garbage collector's full passes, each a pause of the screen, no longer go through it.
             gc.collect()
             gc.freeze()
+            # And they run when the app chooses (``_collect_soon``), not in the middle of showing a call;
+            # also every half minute, so a phone that stays on one screen for hours frees its cycles too.
+            young, middle, _ = gc.get_threshold()
+            gc.set_threshold(young, middle, NO_AUTOMATIC_FULL_PASSES)
+            self.set_interval(FULL_PASS_INTERVAL_SECONDS, gc.collect, name="garbage collection")
         config = self.config
         call_type = CallType.VIDEO if config.video else CallType.AUDIO
         if config.open_call is not None:
@@ -504,6 +512,18 @@ class SoftphoneApp(KeepsRunning, App[None]):
             self._announce_end(session, view)
         await self._show(view)
         release_removed_widgets()
+        self._collect_soon()
+
+    def _collect_soon(self) -> None:
+        """A full garbage-collection pass once the new screen has painted, while its keys still do nothing.
+
+        The collector's own full passes (10-50 ms each) came every few screens, at whatever moment: in
+        the middle of showing a call that rings, or of the screen a key press brings. Once signed in the
+        app turns them off (``start_session``) and runs one here after each change of screen, at a
+        moment no key of this phone can be waiting for. Young objects are collected as before.
+        """
+        if not self.is_headless:
+            self.set_timer(self.config.key_guard_seconds / 2, gc.collect, name="garbage collection")
 
     async def _show(self, view: View) -> None:
         """Make ``view`` the top screen in one step: a call screen replaces the one before it, never via Home.
