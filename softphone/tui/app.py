@@ -340,7 +340,7 @@ class SoftphoneApp(KeepsRunning, App[None]):
         )
         adapter = SessionAdapter(self)
         self.run_worker(adapter.relay(session.events(stream)), group="session-events", exit_on_error=False)
-        if not self.is_headless:  # the process is the phone's; tests run many apps in one
+        if self.owns_process:
             # What exists once signed in (modules, styles, the home screen) lives as long as the app:
             # the garbage collector's full passes, each a pause of the screen, no longer go through it.
             gc.collect()
@@ -349,7 +349,7 @@ class SoftphoneApp(KeepsRunning, App[None]):
             # also every half minute, so a phone that stays on one screen for hours frees its cycles too.
             young, middle, _ = gc.get_threshold()
             gc.set_threshold(young, middle, NO_AUTOMATIC_FULL_PASSES)
-            self.set_interval(FULL_PASS_INTERVAL_SECONDS, gc.collect, name="garbage collection")
+            self.set_interval(FULL_PASS_INTERVAL_SECONDS, self.collect_garbage, name="garbage collection")
         config = self.config
         call_type = CallType.VIDEO if config.video else CallType.AUDIO
         if config.open_call is not None:
@@ -522,8 +522,23 @@ class SoftphoneApp(KeepsRunning, App[None]):
         app turns them off (``start_session``) and runs one here after each change of screen, at a
         moment no key of this phone can be waiting for. Young objects are collected as before.
         """
-        if not self.is_headless:
-            self.set_timer(self.config.key_guard_seconds / 2, gc.collect, name="garbage collection")
+        if not self.owns_process:
+            return
+        delay = self.config.key_guard_seconds / 2
+        if delay > 0:
+            self.set_timer(delay, self.collect_garbage, name="garbage collection")
+        else:  # no key guard: once the new screen has painted (Textual's timers take no zero delay)
+            self.call_after_refresh(self.collect_garbage)
+
+    def collect_garbage(self) -> None:
+        """A full pass of the garbage collector (Textual's timers cannot call ``gc.collect`` itself)."""
+        gc.collect()
+
+    @property
+    def owns_process(self) -> bool:
+        """Whether the process is this phone's: only then does it tune the garbage collector (a test
+        process runs many headless apps)."""
+        return not self.is_headless
 
     async def _show(self, view: View) -> None:
         """Make ``view`` the top screen in one step: a call screen replaces the one before it, never via Home.

@@ -12,9 +12,11 @@ from __future__ import annotations
 import gc
 import weakref
 
+import pytest
 from textual.widget import Widget
 from textual.widgets._footer import FooterKey
 
+from softphone.tui.app import NO_AUTOMATIC_FULL_PASSES, SoftphoneApp
 from softphone.tui.screens.ended import EndedScreen
 from softphone.tui.screens.home import HomeScreen
 from softphone.tui.screens.outgoing import OutgoingScreen
@@ -61,3 +63,39 @@ async def test_screens_the_phone_has_left_are_freed_with_their_widgets(
             return len(keys) == len(app.screen.query(FooterKey))
 
         await until(pilot, only_the_keys_shown, "only the keys the footer shows now in memory", timeout=5.0)
+
+
+@pytest.mark.parametrize("when", ["after a change of screen", "every interval"])
+async def test_once_signed_in_the_phone_runs_the_collectors_full_passes_itself(
+    simulator: ThreadedSimulator, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """As in its own process: the collector's automatic full passes are off, and the phone runs one after
+    each change of screen (while the new screen's keys are guarded) and on an interval, and goes on."""
+    monkeypatch.setattr(SoftphoneApp, "owns_process", property(lambda self: True))
+    if when == "every interval":
+        monkeypatch.setattr("softphone.tui.app.FULL_PASS_INTERVAL_SECONDS", 0.1)
+    thresholds = gc.get_threshold()
+    full_passes: list[dict[str, int]] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full_passes.append(info)
+
+    gc.callbacks.append(count)
+    app = make_app(simulator.url, clock, "alice", "alice-1")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await signed_in(pilot)
+            assert gc.get_threshold()[2] == NO_AUTOMATIC_FULL_PASSES
+            before = len(full_passes)
+            if when == "after a change of screen":
+                await pilot.press("enter")
+                await until_shows(pilot, OutgoingScreen, "Calling Bob…")
+                await until(pilot, lambda: len(full_passes) > before, "a full pass after the change of screen")
+            else:
+                await until(pilot, lambda: len(full_passes) >= before + 2, "full passes on the interval")
+            assert app.is_running and isinstance(app.screen, OutgoingScreen if when != "every interval" else HomeScreen)
+    finally:
+        gc.callbacks.remove(count)
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
