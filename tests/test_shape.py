@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import json
 import os
 import subprocess
@@ -180,3 +181,18 @@ def test_a_private_import_is_found_in_every_spelling(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert private_api_imports(module) == ["softphone.api._client", "softphone.api._models", "softphone.api._rules"]
+
+
+def test_the_apis_lazy_names_are_its_type_checking_imports_and_public() -> None:
+    """``softphone.api`` names each lazily loaded name three times (for type checkers, for loading, in
+    ``__all__``): a name added to one list and not the others fails here, not in a user's import."""
+    tree = ast.parse(inspect.getsource(softphone.api))
+    for_type_checkers: dict[str, set[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for statement in node.body:
+                assert isinstance(statement, ast.ImportFrom) and statement.module is not None
+                for_type_checkers.setdefault(statement.module, set()).update(alias.name for alias in statement.names)
+    lazy = {module: set(names) for module, names in softphone.api._LAZY_MODULES.items()}
+    assert for_type_checkers == lazy
+    assert set(softphone.api._LAZY) <= set(softphone.api.__all__)
