@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -139,7 +139,7 @@ class Settings(BaseSettings):
             raise SettingsProblem(_first_problem(error, loading.origins, config_file)) from None
         finally:
             _LOADING.reset(token)
-        layers = Layers(settings.profile, settings.server, settings.token, settings.user_id, settings.profiles)
+        layers = Layers(**{layer.name: getattr(settings, layer.name) for layer in fields(Layers)})
         return layers, loading.origins
 
 

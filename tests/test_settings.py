@@ -172,3 +172,14 @@ def test_a_variable_in_any_case_is_read(name: str, monkeypatch: pytest.MonkeyPat
     assert not environment_given()
     monkeypatch.setenv(name, "7")
     assert environment_given()
+
+
+def test_the_layers_are_the_settings_models_fields() -> None:
+    """``Layers`` (read without pydantic when only options are given) names the settings model's fields
+    again: a field added to one and not the other fails here."""
+    from dataclasses import fields
+
+    from softphone.profiles import Settings
+    from softphone.settings import Layers
+
+    assert [layer.name for layer in fields(Layers)] == list(Settings.model_fields)
