@@ -38,7 +38,7 @@ async def test_presets_and_a_typed_spec_change_the_simulators_faults(
         await until(pilot, lambda: "push-drop=0.3" in _line(app, "#faults-now"), "the preset applied")
         on = await _server_faults(simulator.url)
         assert (on.push_drop, on.push_dup, on.push_reorder) == (0.3, 0.3, 0.3)
-        assert any("Network faults now: push-drop=0.3" in n.message for n in app._notifications)
+        await until(pilot, lambda: any("Network faults now: push-drop=0.3" in n.message for n in app._notifications), "the faults in a notification")
 
         app.screen.query_one(Input).focus()
         await pilot.press(*"push-drop=2", "enter")

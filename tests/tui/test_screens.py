@@ -246,7 +246,7 @@ async def test_unreachable_server_is_a_message_not_a_crash(clock: FakeClock) -> 
     app = make_app(f"http://127.0.0.1:{free_port()}", clock, "alice", "alice-1")
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await until(pilot, lambda: "cannot sign in" in screen_text(app), "the sign-in failure on the status line")
-        assert any("cannot reach the server" in n.message for n in app._notifications)
+        await until(pilot, lambda: any("cannot reach the server" in n.message for n in app._notifications), "the failure in a notification")
         assert isinstance(app.screen, HomeScreen)
 
 
