@@ -226,7 +226,13 @@ class DirectRoute(APIRoute):
         solve = solver(self.dependant, self.path_format)
 
         async def handle(request: Request) -> Response:
-            response: Response = await solve(request, {})
+            service: CallService = request.app.state.service
+            mark = service.commit_mark()
+            try:
+                response: Response = await solve(request, {})
+            finally:
+                # Any answer, a refusal too, may rest on a change not yet committed: it waits for the commit.
+                await service.committed(mark)
             return response
 
         return handle
@@ -709,10 +715,12 @@ def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         service.resume_ringing()
         service.sweep_abandoned()
+        service.group_commits(asyncio.get_running_loop().call_soon)
         checkpoints = asyncio.create_task(keep_checkpointing(store))
         yield
         checkpoints.cancel()
         timers.cancel_all()
+        service.group_commits(None)
 
     app = FastAPIOffline(
         redoc_url=None,
