@@ -601,7 +601,8 @@ async def push_channel(websocket: WebSocket) -> None:
         return
     try:
         with service.connected(credential.user):
-            # Subscribed before the snapshot, with no await between: no change falls in the gap.
+            # Subscribed before the snapshot, with no await between: no change falls in the gap. A change
+            # of this turn not yet committed may be in it; its push follows the hello, same version.
             subscription.put(Delivery(service.hello(credential.user, terminal_id).model_dump_json()))
             await run_push_connection(websocket, subscription, service.seconds_left(credential))
     finally:
