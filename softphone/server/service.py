@@ -349,7 +349,7 @@ class CallService:
     def resume_ringing(self) -> None:
         """At start-up: end calls whose ring timeout passed while the server was down, re-arm the rest."""
         now = self._clock()
-        for call in self._store.calls_with_status(CallStatus.CALLING):
+        for call in self._store.live_calls_with_status(CallStatus.CALLING):
             remaining = (ring_deadline(call.created_at, call.timeout_seconds) - now).total_seconds()
             if remaining <= 0:
                 self._ringing.add(call.call_id)
@@ -368,7 +368,7 @@ class CallService:
         now = self._clock()
         limit = timedelta(seconds=self._config.abandon_timeout)
         next_check = limit
-        for call in self._store.calls_with_status(*IN_PROGRESS_STATUSES):
+        for call in self._store.live_calls_with_status(*IN_PROGRESS_STATUSES):
             quiet_since = self._activity.quiet_since(call.caller_user_id, call.callee_user_id)
             if quiet_since is None:
                 continue
@@ -383,7 +383,7 @@ class CallService:
 
     def simulator_info(self, faults_injected: dict[str, int]) -> SimulatorInfo:
         """The process and its calls; the faults' counts come from the faults, which the service does not hold."""
-        live = Counter(call.status.value for call in self._store.calls_with_status(*LIVE_STATUSES))
+        live = Counter(call.status.value for call in self._store.live_calls_with_status(*LIVE_STATUSES))
         return SimulatorInfo(
             pid=os.getpid(),
             database=self._config.db,
@@ -394,7 +394,7 @@ class CallService:
 
     def abandon_live_calls(self) -> ResetData:
         """``softphone sim reset``: every live call ends as ``abandoned`` now, pushed like any change."""
-        calls = self._store.calls_with_status(*LIVE_STATUSES)
+        calls = self._store.live_calls_with_status(*LIVE_STATUSES)
         now = self._clock()
         for call in calls:
             self._transition(call.call_id, _abandoned_at(now, LIVE_STATUSES))

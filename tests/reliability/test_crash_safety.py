@@ -9,7 +9,8 @@ the same database. Then, over HTTP and in the database itself:
 - versions have no holes: each call's recorded versions are 1, 2, ... up to its current one, and the
   next change after the restart is exactly one more;
 - nothing is half-applied: a call's row agrees with its last recorded version, ended calls have their
-  end, answered calls their answer, and nobody is in two live calls.
+  end, answered calls their answer, nobody is in two live calls, and the live calls' table lists
+  exactly the parties of the live calls.
 
 Rounds share one database, so every round re-checks everything acknowledged before it.
 """
@@ -102,9 +103,19 @@ def recorded(db: Path) -> tuple[dict[int, sqlite3.Row], dict[int, list[tuple[int
     return calls, events
 
 
+def listed_live(db: Path) -> set[tuple[int, int]]:
+    """The live calls' table: (user, call) for each party of each call the store counts as live."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+        return set(connection.execute("SELECT user_id, call_id FROM live_calls"))
+
+
 def check_database(db: Path, ledger: Ledger) -> list[str]:
     """What is wrong with the database after a crash and a restart, in words (nothing, we hope)."""
     calls, events = recorded(db)
+    parties_of_live = {
+        (call[party], call_id) for call_id, call in calls.items() if call["status"] in LIVE
+        for party in ("caller_user_id", "callee_user_id")
+    }  # fmt: skip
     problems: list[str] = []
     for (call_id, version), status in ledger.acknowledged.items():
         if (version, status) not in events.get(call_id, []):
@@ -126,6 +137,8 @@ def check_database(db: Path, ledger: Ledger) -> list[str]:
             live[call["caller_user_id"]] += 1
             live[call["callee_user_id"]] += 1
     problems += [f"user {user} is in {count} live calls" for user, count in live.items() if count > 1]
+    if (listed := listed_live(db)) != parties_of_live:
+        problems.append(f"live calls listed {sorted(listed)}, but the calls say {sorted(parties_of_live)}")
     problems += [f"versions of call {call_id} with no call" for call_id in events.keys() - calls.keys()]
     return problems
 

@@ -52,6 +52,11 @@ def call_columns(path: Path) -> list[str]:
         return [row[1] for row in db.execute("PRAGMA table_info(calls)")]
 
 
+def record(caller: int, callee: int) -> CallRecord:
+    """A new ringing call's record, before the store numbers it."""
+    return CallRecord(0, 1001, "audio", "single", caller, callee, "a", CallStatus.CALLING, 1, datetime(2026, 7, 5, tzinfo=UTC), 30)
+
+
 @pytest.fixture
 def old_db(tmp_path: Path) -> Path:
     copy = tmp_path / "softphone.db"
@@ -77,6 +82,15 @@ def test_an_unversioned_database_is_migrated_in_place_and_keeps_every_call(old_d
     owner = store.token_owner(hash_login_token(SCHEMA_0_ALICE_TOKEN))
     assert owner is not None and owner[0] == 10001
     assert datetime.now(UTC) - owner[1] < timedelta(minutes=1), "an old token counts as issued at the upgrade"
+
+
+def test_migrated_live_calls_are_listed_for_both_parties(old_db: Path) -> None:
+    store = SQLiteStore(str(old_db))
+    calls = [call for call in map(store.get_call, SCHEMA_0_CALLS) if call is not None]
+    for user in {party for call in calls for party in (call.caller_user_id, call.callee_user_id)}:
+        expected = [call.call_id for call in calls if call.involves(user) and call.status in LIVE_STATUSES]
+        assert [call.call_id for call in store.live_calls_of(user)] == expected
+    assert [call.call_id for call in store.live_calls_with_status(*LIVE_STATUSES)] == [4, 5]
 
 
 def test_old_plain_tokens_are_kept_only_hashed(old_db: Path) -> None:
@@ -142,16 +156,31 @@ def test_the_record_stores_every_state_field_it_does_not_derive() -> None:
     assert set(STORED_STATE_FIELDS) | DERIVED_STATE_FIELDS == set(CallState.model_fields)
 
 
-def test_a_users_live_calls_are_found_through_the_partial_indexes(tmp_path: Path) -> None:
+def test_a_users_live_calls_are_found_through_the_live_calls_table(tmp_path: Path) -> None:
     """Not by reading every call the user ever had: a start asks for both parties' live calls."""
     assert {word.strip(" '") for word in LIVE_SQL.strip("()").split(",")} == {status.value for status in LIVE_STATUSES}
     SQLiteStore(str(tmp_path / "new.db"))
     with sqlite3.connect(tmp_path / "new.db") as db:
-        plan = " / ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM calls {LIVE_CALLS_OF}", (1, 1)))
-        indexed = {row[0]: row[1] for row in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'")}
-    assert "USING INDEX calls_live_by_caller" in plan and "USING INDEX calls_live_by_callee" in plan, plan
-    for name in ("calls_live_by_caller", "calls_live_by_callee"):
-        assert indexed[name].endswith(f"WHERE status IN {LIVE_SQL}"), "the indexes and the query name the same statuses"
+        plan = " / ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN SELECT calls.* FROM calls {LIVE_CALLS_OF}", (1,)))
+        indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+    assert "SEARCH live_calls USING PRIMARY KEY (user_id=?)" in plan and "SEARCH calls USING INTEGER PRIMARY KEY" in plan, plan
+    assert indexes == {"calls_by_caller", "calls_by_callee"}, "no index on status: a change of status rewrites none"
+
+
+def test_live_calls_list_each_party_of_a_call_from_its_start_until_it_is_over(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "sim.db"))
+    call = store.create_call(record(caller=1, callee=2))
+    other = store.create_call(record(caller=3, callee=1))
+    assert [c.call_id for c in store.live_calls_of(1)] == [call.call_id, other.call_id]
+    assert [c.call_id for c in store.live_calls_of(2)] == [call.call_id]
+    accepted = replace(call, status=CallStatus.ACCEPTED, version=2)
+    store.save_call(accepted, ["status", "version"])
+    assert [c.status for c in store.live_calls_of(2)] == [CallStatus.ACCEPTED], "still live"
+    store.save_call(replace(accepted, status=CallStatus.ENDED, version=3), ["status", "version"])
+    assert store.live_calls_of(2) == [] and [c.call_id for c in store.live_calls_of(1)] == [other.call_id]
+    assert [c.call_id for c in store.live_calls_with_status(CallStatus.CALLING)] == [other.call_id]
+    with pytest.raises(ValueError, match="only live calls"):
+        store.live_calls_with_status(CallStatus.ENDED)
 
 
 def test_commits_leave_the_log_to_the_checkpoint_which_copies_it_into_the_database(tmp_path: Path) -> None:
