@@ -15,7 +15,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -80,7 +80,6 @@ ActionData = AcceptData | CallStatusData | MediaStateData
 DERIVED_STATE_FIELDS = frozenset({"channel_name", "app_id", "caller_uid", "callee_uid"})
 """``CallState`` fields computed from the record rather than stored; every other one is a ``CallRecord`` field."""
 STORED_STATE_FIELDS = tuple(name for name in CallState.model_fields if name not in DERIVED_STATE_FIELDS)
-RECORD_FIELDS = tuple(field.name for field in fields(CallRecord))
 
 
 def system_clock() -> datetime:
@@ -443,8 +442,9 @@ class CallService:
                 raise CallNotFound()
             if change is None:
                 return call
-            updated = replace(call, **change, version=call.version + 1, media=self._media_of(call))
-            self._store.save_call(updated, [name for name in RECORD_FIELDS if getattr(updated, name) != getattr(call, name)])
+            media = self._media_of(call)
+            updated = replace(call, **change, version=call.version + 1, media=media)
+            self._store.save_call(updated, [*change, "version", *(["media"] if media != call.media else [])])
             event_id = self._store.append_event(updated, now)
         self._store.after_commit(partial(self._changed, event_id, updated))
         return updated
@@ -471,7 +471,6 @@ class CallService:
     def group_commits(self, schedule: Callable[[Callable[[], None]], object] | None) -> None:
         """Commit the changes of one turn of the event loop together (``SQLiteStore.group_commits``)."""
         self._store.group_commits(schedule)
-
 
     def _publish(self, event_id: int, call: CallRecord) -> None:
         """Push a committed change to the parties' connections; its wire state is built only for listeners."""

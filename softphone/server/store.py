@@ -321,9 +321,13 @@ def _run_all(actions: list[Callable[[], None]]) -> None:
 
 
 def _to_sql(value: object) -> object:
-    if isinstance(value, BaseModel):
-        return value.model_dump_json()
-    return value.isoformat() if isinstance(value, datetime) else value
+    # Most values are stored as they are, so they are let through first: an isinstance check against
+    # a pydantic model class goes through its metaclass (about 1 us, for each column written).
+    if value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value.model_dump_json() if isinstance(value, BaseModel) else value
 
 
 def _call_from_row(row: sqlite3.Row) -> CallRecord:
