@@ -11,8 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 from support.inprocess import client_for, running_app
 
+from softphone.server.app import DirectRoute, create_app
 from softphone.server.config import ServerConfig
 from softphone.server.store import CommitFailed, SQLiteStore
 
@@ -211,3 +213,12 @@ async def test_requests_arriving_together_share_one_commit(tmp_path: Path) -> No
         assert [answer["code"] for answer in answers] == [0, 0, 0, 0]
         with sqlite3.connect(tmp_path / "sim.db") as db:
             assert db.execute("SELECT count(*) FROM calls").fetchone()[0] == 4
+
+
+def test_every_api_route_waits_for_the_commit_before_it_answers() -> None:
+    """The wait is DirectRoute's: a route of another class would answer before its change is committed."""
+    routes = [route for route in create_app(ServerConfig()).routes if isinstance(route, APIRoute)]
+    ours = [route for route in routes if route.path.startswith(("/api/", "/healthz"))]
+    assert ours and all(isinstance(route, DirectRoute) for route in ours), [
+        route.path for route in ours if not isinstance(route, DirectRoute)
+    ]
