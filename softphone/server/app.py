@@ -75,7 +75,7 @@ from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory, User
 from softphone.server.faults import Faults
 from softphone.server.guards import Gate, Traffic, error_response, is_loopback, refuse_websocket
-from softphone.server.hub import Delivery, Hub
+from softphone.server.hub import Delivery, Hub, PushFrame
 from softphone.server.push import run_push_connection
 from softphone.server.service import ActionRequest, CallService, Clock, Credential, system_clock
 from softphone.server.store import CHECKPOINT_SECONDS, SQLiteStore
@@ -603,7 +603,7 @@ async def push_channel(websocket: WebSocket) -> None:
         with service.connected(credential.user):
             # Subscribed before the snapshot, with no await between: no change falls in the gap. A change
             # of this turn not yet committed may be in it; its push follows the hello, same version.
-            subscription.put(Delivery(service.hello(credential.user, terminal_id).model_dump_json()))
+            subscription.put(Delivery(PushFrame(service.hello(credential.user, terminal_id).model_dump_json())))
             await run_push_connection(websocket, subscription, service.seconds_left(credential))
     finally:
         hub.unsubscribe(subscription)

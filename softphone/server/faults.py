@@ -54,6 +54,11 @@ class Faults:
         self._pushes_faulted = False
         self.update(settings)
 
+    @property
+    def pushes_faulted(self) -> bool:
+        """Whether any push fault is in force: if not, every push is delivered and ``push`` need not be asked."""
+        return self._pushes_faulted
+
     def injected(self) -> dict[str, int]:
         """How many faults of each kind were injected so far (every kind, zeros included)."""
         return {kind: self._injected[kind] for kind in FAULT_PROBABILITIES + FAULT_DURATIONS}

@@ -9,7 +9,11 @@ capped per user and per server.
 
 A frame for a connection whose writer is idle, with nothing queued and no fault to carry out, is
 written at once by the publisher instead (``Subscription.write_directly``): waking 500 writers, one
-task step each, was about a third of the time until the last of 500 subscribers had a change.
+task step each, was about a third of the time until the last of 500 subscribers had a change. What
+the publisher then does per subscriber is kept small: with no push fault in force, every subscriber
+gets the same ``Delivery``, nothing drawn; and the frame's bytes on the wire are the same for every
+connection, so a ``PushFrame`` serializes them once (``PushFrame.wire``) for the connections that can
+take them as they are (see ``softphone.server.push``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from websockets.frames import Frame as WebSocketFrame
+from websockets.frames import Opcode
 
 from softphone.api import (
     CallState,
@@ -33,8 +40,25 @@ from softphone.api import (
 from softphone.server.config import ServerConfig
 from softphone.server.faults import DELIVER, Faults, PushFate
 
-Frame = str
-"""A frame as the JSON text sent on the wire."""
+
+class PushFrame:
+    """A frame for the push channel: its JSON text, and the WebSocket frame that carries it.
+
+    A server's frames are not masked and this server declines compression, so that WebSocket frame is
+    the same bytes on every connection: serialized the first time they are asked for, then shared.
+    """
+
+    __slots__ = ("text", "_wire")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._wire: bytes | None = None
+
+    def wire(self) -> bytes:
+        """The whole WebSocket text frame, header and payload, as an unmasked, uncompressed server sends it."""
+        if self._wire is None:
+            self._wire = WebSocketFrame(Opcode.TEXT, self.text.encode()).serialize(mask=False)
+        return self._wire
 
 CLOSE_UNAUTHORIZED = 4000 + Unauthorized.HTTP_STATUS
 CLOSE_TOO_SLOW = 1008
@@ -53,7 +77,7 @@ class Ending:
 class Delivery:
     """A frame for one subscriber; ``fate`` is ``None`` for answers (hello, pong, error), never faulted."""
 
-    frame: Frame
+    frame: PushFrame
     fate: PushFate | None = None
 
 
@@ -66,7 +90,7 @@ class Unfinished:
     waiting_on: Any
 
 
-SendNow = Callable[[Frame], "Unfinished | None"]
+SendNow = Callable[[PushFrame], "Unfinished | None"]
 """Write a frame from the caller's own step: ``None`` once it is written (or the connection is gone)."""
 
 
@@ -192,10 +216,13 @@ class Hub:
 
     def publish(self, event_id: int, state: CallState) -> None:
         """Queue the change for every connection of both parties, encoded once."""
-        frame = CallUpdatedFrame(event_id=event_id, data=state).model_dump_json()
+        frame = PushFrame(CallUpdatedFrame(event_id=event_id, data=state).model_dump_json())
+        faults = self._faults
+        # No push fault in force: every subscriber's fate is to get it, so one Delivery serves them all.
+        shared = None if faults.pushes_faulted else Delivery(frame, DELIVER)
         for user_id in (state.caller_user_id, state.callee_user_id):
             for subscription in self._subscriptions.get(user_id, {}):
-                subscription.put(Delivery(frame, self._faults.push()))
+                subscription.put(shared if shared is not None else Delivery(frame, faults.push()))
 
     def revoke(self, token_hash: str) -> None:
         """Close every connection opened with this token: it was revoked."""
@@ -205,7 +232,7 @@ class Hub:
                     subscription.end(Ending(CLOSE_UNAUTHORIZED, str(Unauthorized.CODE)))
 
 
-def answer_client_frame(text: str | None) -> Frame:
+def answer_client_frame(text: str | None) -> PushFrame:
     """A client may only ping; anything else is answered with an error frame and the connection stays open."""
     try:
         payload = json.loads(text) if text is not None else None
@@ -214,8 +241,8 @@ def answer_client_frame(text: str | None) -> Frame:
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         reason = "frame: expected a JSON text frame with a string type"
     elif payload["type"] == "ping":
-        return PongFrame().model_dump_json()
+        return PushFrame(PongFrame().model_dump_json())
     else:
         reason = f"type: unsupported frame type {payload['type']!r}"
     error = InvalidParams.because(reason)
-    return ErrorFrame(data=ErrorFrameData(code=error.code, message=error.message)).model_dump_json()
+    return PushFrame(ErrorFrame(data=ErrorFrameData(code=error.code, message=error.message)).model_dump_json())

@@ -7,17 +7,22 @@ push or after ``REORDER_HOLD_SECONDS``, and a cut ends the connection without a 
 network failure would. The connection closes with 4401 when its token expires or is revoked, and with
 1008 when the subscriber stopped reading.
 
-While the writer is idle, a frame is written by whoever queued it (``direct_sender``): the send is run
-in the publisher's own step, as it finishes at once while the connection takes data. When it cannot
-(the peer reads slowly), what is left of it goes to the writer, first in line, so frames keep their
-order and the outbox and its limit work as before.
+While the writer is idle, a frame is written by whoever queued it (``direct_sender``), in the
+publisher's own step. Where the server offers it (``softphone.server.protocol`` under uvicorn), that is
+the frame's bytes, serialized once per change, handed to the connection's transport
+(``WRITE_FRAME``): the same bytes for every subscriber, no frame built per connection. Elsewhere (the
+in-process test client, another ASGI server), or when the connection cannot take data now (paused for
+flow control, closing), the frame's text goes through Starlette's ``send_text``, run in the same
+step, as it finishes at once while the connection takes data; what is left of a send that cannot
+finish (the peer reads slowly) goes to the writer, first in line, so frames keep their order and the
+outbox and its limit work as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from typing import Any
 
@@ -28,7 +33,7 @@ from softphone.server.hub import (
     CLOSE_UNAUTHORIZED,
     Delivery,
     Ending,
-    Frame,
+    PushFrame,
     SendNow,
     Subscription,
     Unfinished,
@@ -42,6 +47,12 @@ CLOSE_TIMEOUT = 1.0
 """How long a close may wait for a peer that does not read before the connection is simply dropped."""
 _GONE = (WebSocketDisconnect, RuntimeError, OSError)
 """What sending or receiving raises once the peer has gone."""
+WRITE_FRAME = "softphone.write_frame"
+"""An ASGI server extension: ``scope["extensions"][WRITE_FRAME]["write"](wire) -> bool`` writes a whole
+serialized frame to the connection at once and says ``True``, or writes nothing and says ``False``
+when the connection cannot take it now (not open, closing, paused for flow control)."""
+
+WriteWire = Callable[[bytes], bool]
 
 
 async def run_push_connection(websocket: WebSocket, subscription: Subscription, expires_in: float) -> None:
@@ -83,10 +94,14 @@ def direct_sender(websocket: WebSocket, subscription: Subscription) -> SendNow:
     The caller is whoever published a change, often another user's request, after its commit: nothing
     that goes wrong with this connection may fail it. A failure ends this connection alone.
     """
+    extension: dict[str, WriteWire] = (websocket.scope.get("extensions") or {}).get(WRITE_FRAME, {})
+    write_wire = extension.get("write")
 
-    def send_now(frame: Frame) -> Unfinished | None:
-        sending = websocket.send_text(frame)
+    def send_now(frame: PushFrame) -> Unfinished | None:
         try:
+            if write_wire is not None and write_wire(frame.wire()):
+                return None
+            sending = websocket.send_text(frame.text)
             waiting_on = sending.send(None)
         except StopIteration:
             return None
@@ -127,14 +142,14 @@ async def _read(websocket: WebSocket, subscription: Subscription) -> None:
 
 async def _write(websocket: WebSocket, subscription: Subscription) -> None:
     loop = asyncio.get_running_loop()
-    held: Frame | None = None
+    held: PushFrame | None = None
     release_at = 0.0
     with suppress(*_GONE):
         while True:
             item = await subscription.next(None if held is None else max(0.0, release_at - loop.time()))
             if item is None:  # the held push waited long enough for a next one
                 assert held is not None
-                await websocket.send_text(held)
+                await websocket.send_text(held.text)
                 held = None
                 continue
             if isinstance(item, Unfinished):
@@ -146,7 +161,7 @@ async def _write(websocket: WebSocket, subscription: Subscription) -> None:
                 return
             fate = item.fate
             if fate is None:
-                await websocket.send_text(item.frame)
+                await websocket.send_text(item.frame.text)
                 continue
             if fate.cut:
                 return  # no close frame: the server ends the TCP connection when the handler returns
@@ -156,7 +171,7 @@ async def _write(websocket: WebSocket, subscription: Subscription) -> None:
                 held, release_at = item.frame, loop.time() + REORDER_HOLD_SECONDS
                 continue
             for _ in range(2 if fate.duplicate else 1):
-                await websocket.send_text(item.frame)
+                await websocket.send_text(item.frame.text)
             if held is not None:
-                await websocket.send_text(held)
+                await websocket.send_text(held.text)
                 held = None

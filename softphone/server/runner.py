@@ -16,6 +16,7 @@ from softphone.server.config import ServerConfig
 from softphone.server.credentials import credentials_sheet
 from softphone.server.directory import Directory
 from softphone.server.guards import Traffic
+from softphone.server.protocol import uvicorn_config
 from softphone.server.redact import redact_uvicorn_logs
 
 log = logging.getLogger("softphone.server")
@@ -57,21 +58,7 @@ def run_server(config: ServerConfig, *, host: str, port: int, idle_timeout: floa
     if config.documented_only:
         seeded = Directory.load(config.directory).users
         print(credentials_sheet(app.state.service, seeded, config.generated_users), flush=True)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            ws="websockets-sansio",
-            # A push frame from a client is held to the request body limit, too.
-            ws_max_size=config.max_body_bytes,
-            # Frames are small JSON; compressing them costs memory per connection (about half of it)
-            # and CPU per subscriber, for little gain on a loopback or LAN.
-            ws_per_message_deflate=False,
-            timeout_graceful_shutdown=2,
-            log_level="info",
-        )
-    )
+    server = uvicorn.Server(uvicorn_config(app, config, host=host, port=port))
     redact_uvicorn_logs()
     # What start-up built lives as long as the process: the garbage collector's full passes (30 ms over
     # it, a pause of every request and push) no longer go through it.

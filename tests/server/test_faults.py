@@ -20,7 +20,7 @@ from softphone.api import CallState, FaultSettings, ServiceUnavailable, error_fo
 from softphone.cli import main
 from softphone.server.config import ServerConfig
 from softphone.server.faults import DELIVER, REORDER_HOLD_SECONDS, Faults, PushFate
-from softphone.server.hub import CLOSE_UNAUTHORIZED, Delivery, Hub, Subscription
+from softphone.server.hub import CLOSE_UNAUTHORIZED, Delivery, Hub, PushFrame, Subscription
 from softphone.server.push import run_push_connection
 
 from .conftest import BOB, CALLEE_TERMINAL, CALLER_TERMINAL, Api, envelope
@@ -204,6 +204,9 @@ async def test_bad_fault_settings_are_40001_naming_the_key(api: Api, body: Any, 
 class FakeSocket:
     """What ``run_push_connection`` needs of a WebSocket; records what was sent and how it closed."""
 
+    scope: dict[str, Any] = {"type": "websocket", "extensions": {}}
+    """No server extensions: every frame goes through ``send_text``, as under the in-process test client."""
+
     def __init__(self) -> None:
         self.sent: list[str] = []
         self.closed: tuple[int, str] | None = None
@@ -246,7 +249,7 @@ async def until(condition: Any, timeout: float = 2.0) -> None:
 async def test_each_fate_is_carried_out_in_order(fates_: list[PushFate], sent: list[str]) -> None:
     subscription, socket = Subscription(1, "h", capacity=10), FakeSocket()
     for frame, fate in zip(["a", "b"], fates_, strict=True):
-        subscription.put(Delivery(frame, fate))
+        subscription.put(Delivery(PushFrame(frame), fate))
     task = await serve(subscription, socket)
     await until(lambda: len(socket.sent) == len(sent))
     assert socket.sent == sent
@@ -255,12 +258,12 @@ async def test_each_fate_is_carried_out_in_order(fates_: list[PushFate], sent: l
 
 async def test_a_held_push_goes_out_alone_after_the_hold() -> None:
     subscription, socket = Subscription(1, "h", capacity=10), FakeSocket()
-    subscription.put(Delivery("a", PushFate(hold=True)))
+    subscription.put(Delivery(PushFrame("a"), PushFate(hold=True)))
     task = await serve(subscription, socket)
     started = asyncio.get_running_loop().time()
     await until(lambda: socket.sent == ["a"], timeout=2 + REORDER_HOLD_SECONDS)
     assert asyncio.get_running_loop().time() - started >= REORDER_HOLD_SECONDS * 0.9
-    subscription.put(Delivery("pong"))  # answers are never held
+    subscription.put(Delivery(PushFrame("pong")))  # answers are never held
     await until(lambda: socket.sent == ["a", "pong"])
     task.cancel()
 
@@ -268,7 +271,7 @@ async def test_a_held_push_goes_out_alone_after_the_hold() -> None:
 async def idle_connection(socket: FakeSocket, capacity: int = 10) -> tuple[Subscription, asyncio.Task[None]]:
     """A served connection whose writer has sent its first frame and waits for the next."""
     subscription = Subscription(1, "h", capacity=capacity)
-    subscription.put(Delivery("hello"))
+    subscription.put(Delivery(PushFrame("hello")))
     task = await serve(subscription, socket)
     await until(lambda: socket.sent == ["hello"])
     return subscription, task
@@ -277,7 +280,7 @@ async def idle_connection(socket: FakeSocket, capacity: int = 10) -> tuple[Subsc
 async def test_a_push_to_an_idle_connection_is_written_by_the_publisher_at_once() -> None:
     socket = FakeSocket()
     subscription, task = await idle_connection(socket)
-    subscription.put(Delivery("a", DELIVER))
+    subscription.put(Delivery(PushFrame("a"), DELIVER))
     assert socket.sent == ["hello", "a"], "on the wire before the publisher's step ends, no writer woken"
     task.cancel()
 
@@ -285,7 +288,7 @@ async def test_a_push_to_an_idle_connection_is_written_by_the_publisher_at_once(
 async def test_a_push_with_a_fate_to_carry_out_goes_through_the_writer() -> None:
     socket = FakeSocket()
     subscription, task = await idle_connection(socket)
-    subscription.put(Delivery("a", PushFate(duplicate=True)))
+    subscription.put(Delivery(PushFrame("a"), PushFate(duplicate=True)))
     assert socket.sent == ["hello"]
     await until(lambda: socket.sent == ["hello", "a", "a"])
     task.cancel()
@@ -303,7 +306,7 @@ class BrokenSocket(FakeSocket):
 async def test_a_connection_that_fails_a_direct_write_is_closed_and_the_publisher_goes_on() -> None:
     socket = BrokenSocket()
     subscription, task = await idle_connection(socket)
-    subscription.put(Delivery("a", DELIVER))  # raises nothing: the publisher is another user's request
+    subscription.put(Delivery(PushFrame("a"), DELIVER))  # raises nothing: the publisher is another user's request
     await asyncio.wait_for(task, 2)
     assert socket.closed == (1011, "internal error")
 
@@ -325,13 +328,13 @@ async def test_a_direct_write_that_cannot_finish_keeps_its_place_and_its_slot() 
     socket = StalledSocket()
     subscription, task = await idle_connection(socket, capacity=3)
     for frame in ("a", "b", "c"):
-        subscription.put(Delivery(frame, DELIVER))
+        subscription.put(Delivery(PushFrame(frame), DELIVER))
     assert socket.sent == ["hello"] and subscription.ending is None
     socket.resume.set()
     await until(lambda: socket.sent == ["hello", "a", "b", "c"])
     socket.resume.clear()
     for frame in ("d", "e", "f", "g"):  # d waits unfinished, e and f are queued: g is one too many
-        subscription.put(Delivery(frame, DELIVER))
+        subscription.put(Delivery(PushFrame(frame), DELIVER))
     assert subscription.ending is not None and subscription.ending.code == 1008
     await asyncio.wait_for(task, 2)
     assert socket.closed is not None and socket.closed[0] == 1008
@@ -339,8 +342,8 @@ async def test_a_direct_write_that_cannot_finish_keeps_its_place_and_its_slot() 
 
 async def test_a_cut_ends_the_connection_without_a_close_frame() -> None:
     subscription, socket = Subscription(1, "h", capacity=10), FakeSocket()
-    subscription.put(Delivery("a", PushFate(cut=True)))
-    subscription.put(Delivery("b"))
+    subscription.put(Delivery(PushFrame("a"), PushFate(cut=True)))
+    subscription.put(Delivery(PushFrame("b")))
     await asyncio.wait_for(await serve(subscription, socket), 2)
     assert socket.sent == [] and socket.closed is None
 

@@ -181,7 +181,7 @@ async def test_an_answered_call_nobody_uses_ends_as_abandoned_and_is_pushed() ->
     assert (state.ended_by_user_id, state.ended_by_terminal_id) == (None, None)
     delivery = await listener.next(timeout=0)
     assert isinstance(delivery, Delivery)
-    pushed = json.loads(delivery.frame)
+    pushed = json.loads(delivery.frame.text)
     assert (pushed["type"], pushed["data"]["end_reason"], pushed["data"]["version"]) == ("call.updated", "abandoned", 3)
 
 

@@ -21,6 +21,7 @@ from softphone.api import Backoff, CallClient
 from softphone.launch import free_port
 from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
+from softphone.server.protocol import uvicorn_config
 from softphone.session import Session
 from softphone.tui.app import AppConfig, SoftphoneApp
 
@@ -51,11 +52,9 @@ class ThreadedSimulator:
     def __init__(self, clock: Callable[[], datetime], *, ring_timeout: int = 30) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(ServerConfig(ring_timeout=ring_timeout), clock)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio"
-        )
-        self.server = uvicorn.Server(config)
+        config = ServerConfig(ring_timeout=ring_timeout)
+        app = create_app(config, clock)
+        self.server = uvicorn.Server(uvicorn_config(app, config, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, name="simulator", daemon=True)
 
     def start(self, timeout: float = 10.0) -> None:
