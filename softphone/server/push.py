@@ -125,7 +125,9 @@ async def _finish(unfinished: Unfinished) -> None:
             if waiting_on is None:
                 await asyncio.sleep(0)  # a bare yield: run again on the next turn of the loop
             else:
-                await waiting_on
+                # Not ``await waiting_on``: the send already awaited this future once, outside any task,
+                # and a future awaited twice while pending raises "await wasn't used with future".
+                await asyncio.wait((waiting_on,))
             try:
                 waiting_on = sending.send(None)
             except StopIteration:

@@ -340,6 +340,19 @@ async def test_a_direct_write_that_cannot_finish_keeps_its_place_and_its_slot() 
     assert socket.closed is not None and socket.closed[0] == 1008
 
 
+async def test_a_direct_write_still_waiting_when_the_writer_takes_it_over_is_finished() -> None:
+    """The writer resumes a send whose future is still pending (the publisher's step already awaited it once)."""
+    socket = StalledSocket()
+    subscription, task = await idle_connection(socket)
+    subscription.put(Delivery(PushFrame("a"), DELIVER))
+    await until(lambda: not subscription._outbox)  # the writer has taken the unfinished send over
+    socket.resume.set()
+    await until(lambda: socket.sent == ["hello", "a"])
+    subscription.put(Delivery(PushFrame("b"), DELIVER))
+    await until(lambda: socket.sent == ["hello", "a", "b"])
+    task.cancel()
+
+
 async def test_a_cut_ends_the_connection_without_a_close_frame() -> None:
     subscription, socket = Subscription(1, "h", capacity=10), FakeSocket()
     subscription.put(Delivery(PushFrame("a"), PushFate(cut=True)))
