@@ -551,7 +551,8 @@ def render(results: dict[str, Any]) -> str:
         + (" — **shared with other jobs: absolute figures are noisy; the ratios are taken within one run**" if busy else ""),
         "- versions: " + ", ".join(f"{name} {version}" for name, version in results["versions"].items()),
         "- server: `softphone serve` as a user runs it (uvicorn with httptools on uvloop, websockets-sansio declining "
-        "permessage-deflate, SQLite WAL file checkpointed from a worker thread, access log on), `serve --users N` "
+        "permessage-deflate with push frames serialized once, SQLite WAL file checkpointed from a worker thread, "
+        "access log on), `serve --users N` "
         "(the demo users and u0001…)",
         f"- {sizes['runs']} runs per figure unless said; figures are median (min, max) over the runs",
         "",
