@@ -60,7 +60,7 @@ class PushProtocol(WebSocketsSansIOProtocol):
 
 
 def uvicorn_config(app: Any, config: ServerConfig, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
-    """How the simulator is served, by ``softphone serve`` and by the tests that run it in a thread alike."""
+    """How the simulator is served: by ``softphone serve``, and alike by the tests that run it in-process."""
     return uvicorn.Config(
         app,
         host=host,

@@ -53,6 +53,7 @@ serialized frame to the connection at once and says ``True``, or writes nothing 
 when the connection cannot take it now (not open, closing, paused for flow control)."""
 
 WriteWire = Callable[[bytes], bool]
+"""The extension's ``write``: a whole serialized frame in, whether it was written."""
 
 
 async def run_push_connection(websocket: WebSocket, subscription: Subscription, expires_in: float) -> None:
