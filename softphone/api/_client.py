@@ -68,6 +68,12 @@ def _excerpt(text: str) -> str:
     return flat if len(flat) <= BODY_EXCERPT_CHARS else flat[:BODY_EXCERPT_CHARS] + "…"
 
 
+KEEPALIVE_EXPIRY = 4.0
+"""Seconds an idle connection is kept for the next request: under the 5 s after which uvicorn (the
+simulator) and many servers close one. At equal times, a request sent on a connection as the server
+closes it fails unsent, and a request that changes a call is not retried (a hang up lost so)."""
+
+
 class CallClient:
     """Async client for the call API and the simulator's extensions.
 
@@ -97,7 +103,12 @@ class CallClient:
         self.retry_backoff = retry_backoff
         self._rng = rng or random.Random()
         self._ext_available: bool | None = None
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY),
+        )
 
     async def __aenter__(self) -> Self:
         return self

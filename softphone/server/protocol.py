@@ -23,6 +23,9 @@ from websockets.protocol import State
 from softphone.server.config import ServerConfig
 from softphone.server.push import WRITE_FRAME
 
+KEEP_ALIVE_SECONDS = 5
+"""uvicorn's own default, said here so that a test holds the client's ``KEEPALIVE_EXPIRY`` under it."""
+
 UVICORN_ATTRIBUTES = (
     "conn", "transport", "scope", "response", "writable", "handshake_complete", "close_sent", "disconnected",
     "initial_response",
@@ -73,5 +76,7 @@ def uvicorn_config(app: Any, config: ServerConfig, *, host: str, port: int, log_
         # get the same bytes (``PushFrame.wire``).
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=2,
+        # An idle HTTP connection is closed after this long; our client lets go of one before (tested).
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         log_level=log_level,
     )
