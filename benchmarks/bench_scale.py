@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +77,11 @@ class Sizes:
     subscribers: int = 500
     fanout_calls: int = 50
     memory_levels: tuple[int, ...] = (1000, 5000)
-    wrk_seconds: int = 3
-    cost_rounds: int = 5
+    wrk_seconds: int = 2
+    cost_rounds: int = 9
     """Rounds of healthz, state and lifecycle back to back: short and many, so a burst of other work on a
-    shared machine skews one round's ratio, not the median."""
+    shared machine skews one round's ratio, not the median; every other round in the reverse order, so
+    a machine slowing down (or speeding up) through a round favours neither figure."""
     sustained_rates: tuple[int, ...] = (25, 50, 75, 100, 125, 150, 200, 250, 300, 400)
     sustained_seconds: int = 10
     paint_runs: int = 5
@@ -288,9 +290,14 @@ def request_cost(sizes: Sizes) -> dict[str, Any]:
         for run in range(sizes.cost_rounds):
             log(f"request cost: round {run + 1}/{sizes.cost_rounds}, wrk {WRK_CONNECTIONS} connections, {sizes.wrk_seconds}s each")
             pairs = pairs_file(sim, 3 + 2 * WRK_CONNECTIONS * run, WRK_CONNECTIONS, Path(workdir))
-            health = wrk(f"{sim.url}/healthz", sizes.wrk_seconds)
-            state = wrk(sim.url, sizes.wrk_seconds, str(scripts / "state.lua"), sim.login(caller), str(call_id))
-            lifecycle = wrk(sim.url, sizes.wrk_seconds, str(scripts / "lifecycle.lua"), str(pairs))
+            measure = {
+                "healthz": partial(wrk, f"{sim.url}/healthz", sizes.wrk_seconds),
+                "state": partial(wrk, sim.url, sizes.wrk_seconds, str(scripts / "state.lua"), sim.login(caller), str(call_id)),
+                "lifecycle": partial(wrk, sim.url, sizes.wrk_seconds, str(scripts / "lifecycle.lua"), str(pairs)),
+            }
+            order = list(measure) if run % 2 == 0 else list(reversed(measure))
+            figures = {name: measure[name]() for name in order}
+            health, state, lifecycle = figures["healthz"], figures["state"], figures["lifecycle"]
             rounds.append(
                 {
                     "healthz": health,
