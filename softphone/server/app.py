@@ -226,13 +226,7 @@ class DirectRoute(APIRoute):
         solve = solver(self.dependant, self.path_format)
 
         async def handle(request: Request) -> Response:
-            service: CallService = request.app.state.service
-            mark = service.commit_mark()
-            try:
-                response: Response = await solve(request, {})
-            finally:
-                # Any answer, a refusal too, may rest on a change not yet committed: it waits for the commit.
-                await service.committed(mark)
+            response: Response = await solve(request, {})
             return response
 
         return handle
@@ -601,8 +595,7 @@ async def push_channel(websocket: WebSocket) -> None:
         return
     try:
         with service.connected(credential.user):
-            # Subscribed before the snapshot, with no await between: no change falls in the gap. A change
-            # of this turn not yet committed may be in it; its push follows the hello, same version.
+            # Subscribed before the snapshot, with no await between: no change falls in the gap.
             subscription.put(Delivery(PushFrame(service.hello(credential.user, terminal_id).model_dump_json())))
             await run_push_connection(websocket, subscription, service.seconds_left(credential))
     finally:
@@ -716,12 +709,10 @@ def create_app(config: ServerConfig, clock: Clock = system_clock) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         service.resume_ringing()
         service.sweep_abandoned()
-        service.group_commits(asyncio.get_running_loop().call_soon)
         checkpoints = asyncio.create_task(keep_checkpointing(store))
         yield
         checkpoints.cancel()
         timers.cancel_all()
-        service.group_commits(None)
 
     app = FastAPIOffline(
         redoc_url=None,

@@ -4,7 +4,7 @@ Which action is allowed from which status, and which error refuses it in which o
 transition table of ``softphone.api`` (``RULES``); this module applies it. Each action says what it
 changes (a ``Change``: the fields it sets); ``_transition`` alone checks, numbers (version + 1),
 saves and publishes, inside one store transaction, so a change is pushed exactly once and only after
-it is committed (what follows a change waits for its commit: ``Store.after_commit``); it also takes the participants' media as of the new version, so ``media`` changes only
+it is committed; it also takes the participants' media as of the new version, so ``media`` changes only
 with a version bump. With SQLite's ``synchronous=NORMAL`` in WAL mode a committed change survives a
 crash of the process (not a power loss before the next checkpoint).
 """
@@ -213,7 +213,8 @@ class CallService:
                 )
             )
             event_id = self._store.append_event(call, now)
-        self._store.after_commit(partial(self._started, event_id, call))
+        self._publish(event_id, call)
+        self._arm_ring_timer(call.call_id, call.timeout_seconds)
         rtc_token, expire_at = self.rtc.issue(channel_name(call), str(user.user_id), now)
         return StartCallData(
             call_id=call.call_id,
@@ -446,31 +447,10 @@ class CallService:
             updated = replace(call, **change, version=call.version + 1, media=media)
             self._store.save_call(updated, [*change, "version", *(["media"] if media != call.media else [])])
             event_id = self._store.append_event(updated, now)
-        self._store.after_commit(partial(self._changed, event_id, updated))
+        if updated.status is not CallStatus.CALLING:
+            self._ringing.discard(call_id)
+        self._publish(event_id, updated)
         return updated
-
-    def _started(self, event_id: int, call: CallRecord) -> None:
-        """A new call is committed: push it and start its ring timer."""
-        self._publish(event_id, call)
-        self._arm_ring_timer(call.call_id, call.timeout_seconds)
-
-    def _changed(self, event_id: int, call: CallRecord) -> None:
-        """A change is committed: a call out of ``calling`` needs no ring timer any more; push it."""
-        if call.status is not CallStatus.CALLING:
-            self._ringing.discard(call.call_id)
-        self._publish(event_id, call)
-
-    def commit_mark(self) -> int:
-        """Taken as a request starts; ``committed`` with it before the request is answered."""
-        return self._store.commit_mark()
-
-    async def committed(self, mark: int) -> None:
-        """Return once every change made or seen since ``mark`` is committed (``Store.committed``)."""
-        await self._store.committed(mark)
-
-    def group_commits(self, schedule: Callable[[Callable[[], None]], object] | None) -> None:
-        """Commit the changes of one turn of the event loop together (``SQLiteStore.group_commits``)."""
-        self._store.group_commits(schedule)
 
     def _publish(self, event_id: int, call: CallRecord) -> None:
         """Push a committed change to the parties' connections; its wire state is built only for listeners."""

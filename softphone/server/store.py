@@ -4,24 +4,15 @@
 login tokens (hashed) and the server's secret. Every mutation of a call runs inside ``atomic()``, a
 ``BEGIN IMMEDIATE`` transaction: one writer at a time, so a read-check-write in the call service is a
 single step and of two concurrent accepts exactly one sees the call still ringing.
-
-A server groups its commits (``group_commits``): the changes made within one turn of the event loop
-share one transaction, each in a savepoint of its own, committed once on the next turn. A commit writes
-every page it touched to the log, a system call or two each, and the changes of requests arriving
-together touch mostly the same pages, so under load most of that is shared. What follows a change
-(its push, its timer) waits for the commit through ``after_commit``, and an answer waits for it through
-``committed``: nothing is told of a change before it is in the log.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Protocol
@@ -30,8 +21,6 @@ from pydantic import BaseModel
 
 from softphone.api import LIVE_STATUSES, CallMedia, CallStatus
 from softphone.server.tokens import hash_login_token
-
-log = logging.getLogger("softphone.server")
 
 
 @dataclass(frozen=True)
@@ -84,25 +73,6 @@ class Store(Protocol):
         """A transaction no other writer interleaves with; rolled back if the block raises."""
         ...
 
-    def after_commit(self, action: Callable[[], None]) -> None:
-        """Run ``action`` once what has been written so far is committed: at once, unless commits are
-        grouped and one is pending. An action that fails is logged; the others still run."""
-        ...
-
-    def commit_mark(self) -> int:
-        """Where the caller stands among grouped commits: pass it to ``committed`` once done writing."""
-        ...
-
-    async def committed(self, mark: int) -> None:
-        """Return once all written since ``mark`` (``commit_mark``) is committed; ``CommitFailed`` if
-        any of it was taken back because its commit failed."""
-        ...
-
-    def group_commits(self, schedule: Callable[[Callable[[], None]], object] | None) -> None:
-        """Commit the changes of one turn of the event loop together, on the turn ``schedule`` runs the
-        commit in; ``None``: a commit per change again."""
-        ...
-
     def checkpoint(self) -> None:
         """Copy what the log gained since the last time into the database file: blocking I/O, so run it in
         a worker thread."""
@@ -151,11 +121,6 @@ class Store(Protocol):
     def append_event(self, call: CallRecord, at: datetime) -> int:
         """Record a new version of a call; returns the server-wide, ever-growing event id."""
         ...
-
-
-class CommitFailed(Exception):
-    """A grouped commit failed, so its changes were taken back: whoever made or saw one must not say it
-    happened."""
 
 
 class SchemaTooNew(Exception):
@@ -302,24 +267,6 @@ _CALL_COLUMNS = [field.name for field in fields(CallRecord)]
 _TIMESTAMP_COLUMNS = {"created_at", "accepted_at", "started_at", "ended_at"}
 
 
-@dataclass
-class _PendingCommit:
-    """The group transaction open on this turn of the event loop: who waits for it, and what follows it."""
-
-    number: int
-    done: asyncio.Future[None]
-    actions: list[Callable[[], None]] = field(default_factory=list)
-
-
-def _run_all(actions: list[Callable[[], None]]) -> None:
-    """What follows a commit, in order; one that fails does not keep the others from running."""
-    for action in actions:
-        try:
-            action()
-        except Exception:
-            log.exception("what follows a committed change failed")
-
-
 def _to_sql(value: object) -> object:
     # Most values are stored as they are, so they are let through first: an isinstance check against
     # a pydantic model class goes through its metaclass (about 1 us, for each column written).
@@ -375,11 +322,6 @@ class SQLiteStore:
 
     def __init__(self, path: str) -> None:
         self._path = path
-        self._schedule_commit: Callable[[Callable[[], None]], object] | None = None
-        self._pending: _PendingCommit | None = None
-        self._groups_opened = 0
-        self._failed: tuple[int, sqlite3.Error] | None = None
-        """The last group whose commit failed, and why."""
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
@@ -400,71 +342,13 @@ class SQLiteStore:
     @contextmanager
     def atomic(self) -> Iterator[None]:
         with self._lock:
-            if self._schedule_commit is None:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-                return
-            if self._pending is None:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._groups_opened += 1
-                self._pending = _PendingCommit(self._groups_opened, asyncio.get_running_loop().create_future())
-                self._schedule_commit(self._commit_pending)
-            # A savepoint per change: one that raises takes back its own writes, not the others'.
-            self._db.execute("SAVEPOINT change")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
             except BaseException:
-                self._db.execute("ROLLBACK TO change")
-                self._db.execute("RELEASE change")
-                raise
-            self._db.execute("RELEASE change")
-
-    def group_commits(self, schedule: Callable[[Callable[[], None]], object] | None) -> None:
-        """From now on, commit the changes of one turn of the event loop together, with ``schedule``
-        (the running loop's ``call_soon``); ``None`` commits what is pending and goes back to a
-        transaction per change. Only the loop's own thread may write while commits are grouped."""
-        if schedule is None and self._pending is not None:
-            self._commit_pending()
-        self._schedule_commit = schedule
-
-    def after_commit(self, action: Callable[[], None]) -> None:
-        if self._pending is None:
-            _run_all([action])
-        else:
-            self._pending.actions.append(action)
-
-    def commit_mark(self) -> int:
-        # The group the caller's next write joins: the pending one, or the next to be opened.
-        return self._pending.number if self._pending is not None else self._groups_opened + 1
-
-    async def committed(self, mark: int) -> None:
-        if self._pending is not None and self._pending.number >= mark:
-            # Shielded: the commit is every waiter's, and one waiter cancelled must not cancel it.
-            await asyncio.shield(self._pending.done)
-        if self._failed is not None and self._failed[0] >= mark:
-            # The caller may have written in that group, or read what it wrote: either was taken back.
-            raise CommitFailed("a change was taken back: its commit failed") from self._failed[1]
-
-    def _commit_pending(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is None:  # committed early, by ``group_commits(None)``
-            return
-        try:
-            with self._lock:
-                self._db.execute("COMMIT")
-        except sqlite3.Error as error:
-            log.exception("a commit failed; its %d change(s) are taken back", len(pending.actions))
-            with self._lock, suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
-            self._failed = (pending.number, error)
-        else:
-            _run_all(pending.actions)
-        pending.done.set_result(None)
+                raise
+            self._db.execute("COMMIT")
 
     def checkpoint(self) -> None:
         """Copy what the log gained since the last time into the database file: blocking I/O, so run it in
