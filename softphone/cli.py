@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,51 +70,44 @@ def main(
                 f"{misplaced[0]} goes after the command name: softphone {ctx.invoked_subcommand} {misplaced[0]} ..."
             )
         return
-    # Start-up allocates much and frees little: the garbage collector waits until the phone has painted
-    # its first screen (the app turns it back on then), instead of going through all that start-up
-    # builds on the way (about 40 ms of the first paint).
+    with _collector_paused():
+        signed = resolve(sign_in)
+        from softphone.launch import ensure_local_simulator
+        from softphone.tui.app import AppConfig, run_phone
+        from softphone.tui.options import check_start_options
+
+        start = check_start_options(dial, video, conversation, open_call)
+        server_url, background_port = signed.server, None
+        if server_url is None:
+            server_url, background_port = ensure_local_simulator(), DEFAULT_PORT
+        config = AppConfig(
+            server_url=server_url,
+            user=None if signed.token else signed.user,
+            token=signed.token,
+            user_id=signed.user_id,
+            contacts=tuple(signed.contacts()),
+            dial=start.dial,
+            video=start.video,
+            conversation_id=start.conversation_id,
+            open_call=start.open_call,
+            push_mode="poll" if signed.poll else "auto",
+            bell=not no_bell,
+            background_port=background_port,
+            **({"terminal_id": signed.terminal_id} if signed.terminal_id else {}),
+        )
+        run_phone(config, log_level)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Start-up allocates much and frees little: the garbage collector waits until the phone has painted
+    its first screen (the app turns it back on then), instead of going through all that start-up builds
+    on the way (about 40 ms of the first paint)."""
     gc.disable()
     try:
-        _run_the_phone(sign_in, dial, video, conversation, open_call, log_level, no_bell)
+        yield
     finally:
         gc.enable()
-
-
-def _run_the_phone(
-    sign_in: SignInOptions,
-    dial: str | None,
-    video: bool,
-    conversation: str | None,
-    open_call: str | None,
-    log_level: str,
-    no_bell: bool,
-) -> None:
-    """The bare ``softphone``: its options checked (one line and exit 2 if not), then the phone."""
-    signed = resolve(sign_in)
-    from softphone.launch import ensure_local_simulator
-    from softphone.tui.app import AppConfig, run_phone
-    from softphone.tui.options import check_start_options
-
-    start = check_start_options(dial, video, conversation, open_call)
-    server_url, background_port = signed.server, None
-    if server_url is None:
-        server_url, background_port = ensure_local_simulator(), DEFAULT_PORT
-    config = AppConfig(
-        server_url=server_url,
-        user=None if signed.token else signed.user,
-        token=signed.token,
-        user_id=signed.user_id,
-        contacts=tuple(signed.contacts()),
-        dial=start.dial,
-        video=start.video,
-        conversation_id=start.conversation_id,
-        open_call=start.open_call,
-        push_mode="poll" if signed.poll else "auto",
-        bell=not no_bell,
-        background_port=background_port,
-        **({"terminal_id": signed.terminal_id} if signed.terminal_id else {}),
-    )
-    run_phone(config, log_level)
 
 
 for _command in COMMANDS:
