@@ -15,7 +15,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -62,7 +62,7 @@ from softphone.server.activity import Activity
 from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory, User
 from softphone.server.hub import Hub
-from softphone.server.store import CallRecord, MediaReport, Store
+from softphone.server.store import CallRecord, MediaReport, MediaReports, Store
 from softphone.server.tokens import RtcSigner, hash_login_token, new_login_token, new_secret
 
 Clock = Callable[[], datetime]
@@ -281,19 +281,17 @@ class CallService:
         """Recorded per terminal; a change of the call only from ``accepted`` on, and only when it differs."""
 
         def change(call: CallRecord, now: datetime) -> Change | None:
-            last = self._store.last_media(call.call_id, user.user_id, request.terminal_id)
-            self._store.save_media(
-                MediaReport(
-                    call.call_id, user.user_id, request.terminal_id, request.stage, request.network_quality, now
-                )
-            )
-            if call.status is CallStatus.CALLING:
-                return None  # the caller joins early; recorded, but not a change of the call
+            last = call.media_reports.last_of(user.user_id, request.terminal_id)
+            report = MediaReport(user.user_id, request.terminal_id, request.stage, request.network_quality, now)
+            recorded: Change = {"media_reports": call.media_reports.with_report(report)}
             if call.status is CallStatus.ACCEPTED and request.stage == MediaStage.JOINED:
-                return {"status": CallStatus.ONGOING, "started_at": now}
-            if last is not None and (last.stage, last.network_quality) == (request.stage, request.network_quality):
-                return None
-            return {}
+                return {**recorded, "status": CallStatus.ONGOING, "started_at": now}
+            said_before = last is not None and (last.stage, last.network_quality) == (report.stage, report.network_quality)
+            if call.status is not CallStatus.CALLING and not said_before:
+                return recorded
+            # The caller joining early, or a terminal saying again what it said: recorded, not a change.
+            self._store.save_call(call.but(**recorded), recorded)
+            return None
 
         call = self._transition(call_id, self._by_rule(Action.REPORT_MEDIA, user, request.terminal_id, change))
         return MediaStateData(
@@ -443,9 +441,11 @@ class CallService:
                 raise CallNotFound()
             if change is None:
                 return call
-            media = self._media_of(call)
-            updated = replace(call, **change, version=call.version + 1, media=media)
-            self._store.save_call(updated, [*change, "version", *(["media"] if media != call.media else [])])
+            media = self._media_of(call, change.get("media_reports", call.media_reports))
+            updated = call.but(**change, version=call.version + 1, media=media)
+            # Written changed or not: no index to rewrite, and the stored media has whole seconds (the wire's)
+            # where this one has microseconds, so a comparison said "changed" once anyone had reported.
+            self._store.save_call(updated, [*change, "version", "media"])
             event_id = self._store.append_event(updated, now)
         if updated.status is not CallStatus.CALLING:
             self._ringing.discard(call_id)
@@ -457,10 +457,11 @@ class CallService:
         if self._hub.listening(call.caller_user_id, call.callee_user_id):
             self._hub.publish(event_id, self.state_of(call))
 
-    def _media_of(self, call: CallRecord) -> CallMedia:
+    @staticmethod
+    def _media_of(call: CallRecord, media_reports: MediaReports) -> CallMedia:
         """Each participant's last report, whatever it changed: what the next version shows."""
 
-        reports = self._store.last_media_by_user(call.call_id)
+        reports = media_reports.last_by_user()
 
         def party(user_id: int) -> PartyMedia | None:
             report = reports.get(user_id)

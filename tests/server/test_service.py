@@ -4,6 +4,7 @@ abandoned calls, signed RTC tokens."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,6 +162,55 @@ def test_a_repeated_report_is_stored_and_shows_up_at_the_next_change() -> None:
     at_v4 = harness.service.state(alice, call_id)
     assert at_v4.version == 4 and at_v4.media and at_v4.media.callee
     assert at_v4.media.callee.reported_at == T0 + timedelta(seconds=10), "the repeat shows up with the next change"
+
+
+def test_reports_kept_without_a_change_survive_a_restart(tmp_path: Path) -> None:
+    db = str(tmp_path / "sim.db")
+    harness = Harness(db)
+    alice, bob = harness.user(10001), harness.user(20002)
+    call_id = harness.start()
+    harness.at(1)
+    harness.service.report_media(alice, call_id, MediaStateRequest(terminal_id="t", stage="joined"))
+    harness.restart(db)
+    harness.at(2)
+    harness.service.accept(bob, call_id, AcceptRequest(terminal_id="b"))
+    accepted = harness.service.state(bob, call_id)
+    assert accepted.media and accepted.media.caller and accepted.media.caller.reported_at == T0 + timedelta(seconds=1)
+
+    harness.at(3)
+    harness.service.report_media(bob, call_id, MediaStateRequest(terminal_id="b", stage="joined", network_quality="good"))
+    harness.restart(db)
+    harness.at(4)
+    said_again = harness.service.report_media(bob, call_id, MediaStateRequest(terminal_id="b", stage="joined", network_quality="good"))
+    assert said_again.version == 3, "what the terminal said before the restart is what it says again"
+
+
+def test_each_change_of_a_call_writes_only_the_pages_it_needs(tmp_path: Path) -> None:
+    """A page a commit writes costs about 8 us (a frame of the log, its checksum, two writes): the budget
+    per action is the call's row and its version, plus the live-calls list and the indexes where they change."""
+    harness = Harness(str(tmp_path / "sim.db"))
+    alice, bob = harness.user(10001), harness.user(20002)
+    log = tmp_path / "sim.db-wal"
+    with sqlite3.connect(tmp_path / "sim.db") as db:
+        frame = db.execute("PRAGMA page_size").fetchone()[0] + 24
+
+    def pages(action: Callable[[], object]) -> int:
+        before = log.stat().st_size if log.exists() else 0
+        action()
+        return (log.stat().st_size - before) // frame
+
+    written: dict[str, int] = {}
+    for _ in range(2):  # the second call's, once the tables have their first pages
+        started: list[int] = []
+        written = {"start": pages(lambda: started.append(harness.start()))}
+        call_id = started[0]
+        written |= {
+            "early report": pages(lambda: harness.service.report_media(alice, call_id, MediaStateRequest(terminal_id="t", stage="joined"))),
+            "accept": pages(lambda: harness.service.accept(bob, call_id, AcceptRequest(terminal_id="b"))),
+            "joined": pages(lambda: harness.service.report_media(bob, call_id, MediaStateRequest(terminal_id="b", stage="joined"))),
+            "hangup": pages(lambda: harness.service.end(Action.HANGUP, alice, call_id, HangupRequest(terminal_id="t"))),
+        }
+    assert written == {"start": 6, "early report": 1, "accept": 2, "joined": 2, "hangup": 3}
 
 
 async def test_an_answered_call_nobody_uses_ends_as_abandoned_and_is_pushed() -> None:

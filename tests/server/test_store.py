@@ -115,6 +115,37 @@ def test_migrated_calls_show_their_parties_last_media_reports(old_db: Path) -> N
     assert ringing.media == CallMedia(), "a ringing call's reports show up at its next change"
 
 
+def test_migrated_media_reports_move_into_their_calls_in_the_order_written(old_db: Path) -> None:
+    store = SQLiteStore(str(old_db))
+    ongoing, ringing = store.get_call(4), store.get_call(5)
+    assert ongoing is not None and ringing is not None
+    assert [(r.user_id, r.terminal_id, r.stage, r.network_quality) for r in ongoing.media_reports.reports] == [
+        (40004, "dave-term", "joined", "poor"),
+        (30003, "carol-term", "joined", "good"),
+    ]
+    assert ongoing.media_reports.reports[-1].reported_at == datetime(2026, 11, 29, 14, 40, 2, 148867, UTC)
+    assert ringing.media_reports.reports == ()
+    with sqlite3.connect(old_db) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "media_reports" not in tables
+
+
+def test_migrated_versions_keep_their_ids_and_new_ones_follow_the_highest(old_db: Path) -> None:
+    with sqlite3.connect(f"file:{SCHEMA_0}?mode=ro", uri=True) as db:
+        versions = db.execute("SELECT event_id, call_id, version, status FROM call_events ORDER BY event_id").fetchall()
+    store = SQLiteStore(str(old_db))
+    with sqlite3.connect(old_db) as db:
+        assert db.execute("SELECT event_id, call_id, version, status FROM call_events ORDER BY event_id").fetchall() == versions
+    ringing = store.get_call(5)
+    assert ringing is not None
+    with store.atomic():
+        event_id = store.append_event(ringing.but(version=2, status=CallStatus.CANCELLED), datetime.now(UTC))
+    assert event_id == versions[-1][0] + 1
+    with sqlite3.connect(old_db) as db:
+        assert [row[0] for row in db.execute("SELECT name FROM sqlite_sequence")] == ["calls"], "no sequence to write"
+        assert db.execute("SELECT count(*) FROM sqlite_master WHERE tbl_name = 'call_events' AND type = 'index'").fetchone() == (0,)
+
+
 def test_migrating_twice_changes_nothing(old_db: Path) -> None:
     SQLiteStore(str(old_db)).save_token("later-hash", 20002, datetime.now(UTC))
     store = SQLiteStore(str(old_db))
@@ -152,7 +183,8 @@ def test_the_calls_table_has_one_column_per_record_field(tmp_path: Path) -> None
 
 def test_the_record_stores_every_state_field_it_does_not_derive() -> None:
     """``CallState`` is the source: a field added there must be stored (or derived) on purpose."""
-    assert {field.name for field in fields(CallRecord)} == set(CallState.model_fields) - DERIVED_STATE_FIELDS
+    bookkeeping = {"media_reports"}  # each terminal's last report: the state shows each party's, by version
+    assert {field.name for field in fields(CallRecord)} == set(CallState.model_fields) - DERIVED_STATE_FIELDS | bookkeeping
     assert set(STORED_STATE_FIELDS) | DERIVED_STATE_FIELDS == set(CallState.model_fields)
 
 
