@@ -11,11 +11,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import lru_cache
+from types import TracebackType
 from typing import Any, Protocol
 
 from pydantic import BaseModel, TypeAdapter
@@ -384,6 +385,31 @@ AUTO_CHECKPOINT_PAGES = 10_000
 At its default (1,000 pages, about 100 changes of a call) one commit in a hundred took milliseconds."""
 
 
+class _Transaction:
+    """``atomic()``: ``BEGIN IMMEDIATE`` under the store's lock, then ``COMMIT``, or ``ROLLBACK`` if the block
+    raised. A class rather than a generator: it wraps every change of a call (2 us a change saved)."""
+
+    __slots__ = ("_lock", "_sql")
+
+    def __init__(self, lock: threading.RLock, sql: sqlite3.Cursor) -> None:
+        self._lock = lock
+        self._sql = sql
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            self._sql.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        try:
+            self._sql.execute("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            self._lock.release()
+
+
 TOKENS_REMEMBERED = 10_000
 """Login tokens whose owner the store keeps in memory, the most recently used (about 200 bytes each)."""
 
@@ -420,17 +446,10 @@ class SQLiteStore:
         # Migrations may call it; SQLite has no hash function of its own.
         self._db.create_function("hash_login_token", 1, hash_login_token, deterministic=True)
         migrate(self._db, path)
+        self._transaction = _Transaction(self._lock, self._sql)
 
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
-        with self._lock:
-            self._sql.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._sql.execute("ROLLBACK")
-                raise
-            self._sql.execute("COMMIT")
+    def atomic(self) -> _Transaction:
+        return self._transaction
 
     def checkpoint(self) -> None:
         """Copy what the log gained since the last time into the database file: blocking I/O, so run it in

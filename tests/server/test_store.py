@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -267,6 +268,25 @@ def test_the_tokens_remembered_are_bounded_and_the_others_still_found(tmp_path: 
     statements: list[str] = []
     store._db.set_trace_callback(statements.append)
     assert store.token_owner("hash-0") == (10001, issued) and len(statements) == 1, "forgotten first, read again"
+
+
+def test_a_transaction_that_raises_is_rolled_back_and_lets_the_next_one_in(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "sim.db"))
+    with pytest.raises(RuntimeError), store.atomic():
+        store.create_call(record(caller=1, callee=2))
+        raise RuntimeError("refused half way")
+    assert store.live_calls_of(1) == [], "nothing of it stayed"
+    done = threading.Event()
+
+    def write_elsewhere() -> None:
+        with store.atomic():
+            store.create_call(record(caller=3, callee=4))
+        done.set()
+
+    threading.Thread(target=write_elsewhere).start()
+    assert done.wait(timeout=10), "the lock was released"
+    with store.atomic():
+        assert [call.caller_user_id for call in store.live_calls_of(3)] == [3]
 
 
 def test_saving_a_call_writes_the_fields_named_and_leaves_the_others(tmp_path: Path) -> None:
