@@ -1,9 +1,9 @@
 """Storage behind a small interface, so the call rules never see SQL.
 
 ``SQLiteStore`` keeps calls (each with the last media report of each of its terminals), every version
-of every call, login tokens (hashed) and the server's secret. Every mutation of a call runs inside ``atomic()``, a
-``BEGIN IMMEDIATE`` transaction: one writer at a time, so a read-check-write in the call service is a
-single step and of two concurrent accepts exactly one sees the call still ringing.
+of every call, login tokens (hashed) and the server's secret. Every mutation of a call runs inside
+``atomic()``, a ``BEGIN IMMEDIATE`` transaction: one writer at a time, so a read-check-write in the call
+service is a single step and of two concurrent accepts exactly one sees the call still ringing.
 """
 
 from __future__ import annotations
@@ -55,14 +55,16 @@ class MediaReports:
 
     @classmethod
     def from_json(cls, stored: str) -> MediaReports:
-        reports = cls()
+        """The column as read: parsed when first asked."""
+        reports = cls.__new__(cls)
         reports._reports, reports._json = None, stored
         return reports
 
     @property
     def reports(self) -> tuple[MediaReport, ...]:
         if self._reports is None:
-            self._reports = _REPORTS_JSON.validate_json(self._json or "[]")
+            assert self._json is not None, "one of the two is always there"
+            self._reports = _REPORTS_JSON.validate_json(self._json)
         return self._reports
 
     def to_json(self) -> str:
