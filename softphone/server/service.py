@@ -443,9 +443,8 @@ class CallService:
                 return call
             media = self._media_of(call, change.get("media_reports", call.media_reports))
             updated = call.but(**change, version=call.version + 1, media=media)
-            # Written changed or not: no index to rewrite, and the stored media has whole seconds (the wire's)
-            # where this one has microseconds, so a comparison said "changed" once anyone had reported.
-            self._store.save_call(updated, [*change, "version", "media"])
+            # The media's JSON is written only when it changed (a few us): the stored call is as last built.
+            self._store.save_call(updated, [*change, "version"] if media == call.media else [*change, "version", "media"])
             event_id = self._store.append_event(updated, now)
         if updated.status is not CallStatus.CALLING:
             self._ringing.discard(call_id)

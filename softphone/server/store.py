@@ -3,7 +3,10 @@
 ``SQLiteStore`` keeps calls (each with the last media report of each of its terminals), every version
 of every call, login tokens (hashed) and the server's secret. Every mutation of a call runs inside
 ``atomic()``, a ``BEGIN IMMEDIATE`` transaction: one writer at a time, so a read-check-write in the call
-service is a single step and of two concurrent accepts exactly one sees the call still ringing.
+service is a single step and of two concurrent accepts exactly one sees the call still ringing. The
+live calls, the only ones that change, are also kept in memory, written through and taken back with a
+rolled-back transaction: every change of a call starts by reading it, and every start by reading both
+parties' live calls.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import lru_cache
+from operator import attrgetter
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -159,7 +163,8 @@ class Store(Protocol):
     def get_call(self, call_id: int) -> CallRecord | None: ...
 
     def save_call(self, call: CallRecord, changed: Collection[str]) -> None:
-        """Write the fields of ``call`` named in ``changed``; every other one is as stored already."""
+        """Write the fields of ``call`` named in ``changed``; every other one is as stored already, so ``call``
+        is the stored call from now on (the one a live call is read as, from memory)."""
         ...
 
     def live_calls_with_status(self, *statuses: CallStatus) -> list[CallRecord]:
@@ -317,7 +322,6 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 LIVE_SQL = "('calling', 'accepted', 'ongoing')"
 """``LIVE_STATUSES`` as migration steps 5 and 6 name them (a test keeps the two equal)."""
-LIVE_CALLS_OF = "JOIN live_calls USING (call_id) WHERE live_calls.user_id = ? ORDER BY call_id"
 
 
 def migrate(db: sqlite3.Connection, where: str) -> int:
@@ -389,27 +393,38 @@ At its default (1,000 pages, about 100 changes of a call) one commit in a hundre
 
 class _Transaction:
     """``atomic()``: ``BEGIN IMMEDIATE`` under the store's lock, then ``COMMIT``, or ``ROLLBACK`` if the block
-    raised. A class rather than a generator: it wraps every change of a call (2 us a change saved)."""
+    raised (or the commit failed), which also puts back the live calls it changed. A class rather than a
+    generator: it wraps every change of a call (2 us a change saved)."""
 
-    __slots__ = ("_lock", "_sql")
+    __slots__ = ("_store",)
 
-    def __init__(self, lock: threading.RLock, sql: sqlite3.Cursor) -> None:
-        self._lock = lock
-        self._sql = sql
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
 
     def __enter__(self) -> None:
-        self._lock.acquire()
+        store = self._store
+        store._lock.acquire()
         try:
-            self._sql.execute("BEGIN IMMEDIATE")
+            store._sql.execute("BEGIN IMMEDIATE")
         except BaseException:
-            self._lock.release()
+            store._lock.release()
             raise
+        store._undo = []
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        store = self._store
+        undo, store._undo = store._undo or [], None
         try:
-            self._sql.execute("COMMIT" if kind is None else "ROLLBACK")
+            if kind is None:
+                try:
+                    store._sql.execute("COMMIT")
+                    return
+                except BaseException:
+                    store._roll_back(undo)
+                    raise
+            store._roll_back(undo)
         finally:
-            self._lock.release()
+            store._lock.release()
 
 
 TOKENS_REMEMBERED = 10_000
@@ -448,7 +463,15 @@ class SQLiteStore:
         # Migrations may call it; SQLite has no hash function of its own.
         self._db.create_function("hash_login_token", 1, hash_login_token, deterministic=True)
         migrate(self._db, path)
-        self._transaction = _Transaction(self._lock, self._sql)
+        self._transaction = _Transaction(self)
+        self._live: dict[int, CallRecord] = {}
+        """Every live call by id, as stored (the store is its database's only writer)."""
+        self._live_of_user: dict[int, set[int]] = {}
+        """The ids of each user's live calls; a user with none is not a key."""
+        self._undo: list[tuple[int, CallRecord | None]] | None = None
+        """Inside a transaction: each live call it changed, as it was before, to put back on a rollback."""
+        for call in self._calls("WHERE call_id IN (SELECT call_id FROM live_calls) ORDER BY call_id", ()):
+            self._set_live(call.call_id, call)
 
     def atomic(self) -> _Transaction:
         return self._transaction
@@ -521,9 +544,14 @@ class SQLiteStore:
                     "INSERT INTO live_calls (user_id, call_id) VALUES (?, ?)",
                     [(call.caller_user_id, call.call_id), (call.callee_user_id, call.call_id)],
                 )
+                self._change_live(call.call_id, call)
         return call
 
     def get_call(self, call_id: int) -> CallRecord | None:
+        with self._lock:
+            call = self._live.get(call_id)
+        if call is not None:
+            return call
         rows = self._calls("WHERE call_id = ?", (call_id,))
         return rows[0] if rows else None
 
@@ -533,24 +561,26 @@ class SQLiteStore:
         columns, update = _update_of(frozenset(changed))
         with self._lock:
             self._sql.execute(update, [*(_to_sql(getattr(call, name)) for name in columns), call.call_id])
-            # A call that is over never changes again, so a change of status out of the live ones is its last.
-            if "status" in changed and call.status not in LIVE_STATUSES:
+            if call.status in LIVE_STATUSES:
+                self._change_live(call.call_id, call)
+            elif "status" in changed:
+                # A call that is over never changes again, so a change of status out of the live ones is its last.
                 self._sql.execute(
                     "DELETE FROM live_calls WHERE user_id IN (?, ?) AND call_id = ?",
                     (call.caller_user_id, call.callee_user_id, call.call_id),
                 )
+                self._change_live(call.call_id, None)
 
     def live_calls_with_status(self, *statuses: CallStatus) -> list[CallRecord]:
         if not LIVE_STATUSES.issuperset(statuses):
             raise ValueError(f"only live calls are listed by status, not {statuses}")
-        return self._calls(
-            f"WHERE call_id IN (SELECT call_id FROM live_calls) AND status IN ({', '.join('?' * len(statuses))})"
-            " ORDER BY call_id",
-            tuple(status.value for status in statuses),
-        )
+        with self._lock:
+            return sorted((call for call in self._live.values() if call.status in statuses), key=attrgetter("call_id"))
 
     def live_calls_of(self, user_id: int) -> list[CallRecord]:
-        return self._calls(LIVE_CALLS_OF, (user_id,))
+        with self._lock:
+            ids = self._live_of_user.get(user_id)
+            return [self._live[call_id] for call_id in sorted(ids)] if ids else []
 
     def history_of(self, user_id: int, limit: int, before_id: int | None) -> list[CallRecord]:
         return self._calls(
@@ -566,6 +596,33 @@ class SQLiteStore:
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    def _change_live(self, call_id: int, call: CallRecord | None) -> None:
+        """Remember a live call as written (``None``: no longer live), undoably inside a transaction."""
+        if self._undo is not None:
+            self._undo.append((call_id, self._live.get(call_id)))
+        self._set_live(call_id, call)
+
+    def _set_live(self, call_id: int, call: CallRecord | None) -> None:
+        before = self._live.pop(call_id, None)
+        if before is not None:
+            for user_id in (before.caller_user_id, before.callee_user_id):
+                self._live_of_user[user_id].discard(call_id)
+                if not self._live_of_user[user_id]:
+                    del self._live_of_user[user_id]
+        if call is not None:
+            self._live[call_id] = call
+            for user_id in (call.caller_user_id, call.callee_user_id):
+                self._live_of_user.setdefault(user_id, set()).add(call_id)
+
+    def _roll_back(self, undo: list[tuple[int, CallRecord | None]]) -> None:
+        """End the open transaction with nothing of it kept: in the database, and in the live calls."""
+        try:
+            if self._db.in_transaction:  # a commit that failed may have rolled back already
+                self._sql.execute("ROLLBACK")
+        finally:
+            for call_id, before in reversed(undo):
+                self._set_live(call_id, before)
 
     def _calls(self, where: str, params: tuple[object, ...]) -> list[CallRecord]:
         with self._lock:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,9 +24,11 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multip
 from support.soak import record, scaled
 
 from softphone.api import (
+    LIVE_STATUSES,
     AcceptRequest,
     Action,
     CallError,
+    CallMedia,
     CallState,
     CallType,
     CancelRequest,
@@ -125,9 +127,8 @@ class SimulatorModel(RuleBasedStateMachine):
         self.clock = Clockwork()
         self.directory = Directory.load()
         config = ServerConfig(db=":memory:", ring_timeout=RING_TIMEOUT)
-        self.service = CallService(
-            config, SQLiteStore(":memory:"), self.directory, Hub(config), self.clock.schedule, lambda: self.clock.now
-        )
+        self.store = SQLiteStore(":memory:")
+        self.service = CallService(config, self.store, self.directory, Hub(config), self.clock.schedule, lambda: self.clock.now)
         self.model: dict[int, ModelCall] = {}
         self.seen_versions: dict[int, int] = {}
         self.frozen: dict[int, CallState] = {}
@@ -369,6 +370,15 @@ class SimulatorModel(RuleBasedStateMachine):
                 assert server.ended_at is not None
                 if call.end_reason == "no_answer_timeout":
                     assert server.ended_at == call.created_at + timedelta(seconds=RING_TIMEOUT)
+
+    @invariant()
+    def the_live_calls_remembered_are_those_in_the_database(self) -> None:
+        """The store reads live calls from memory: the same calls, fields and media as its tables hold."""
+        remembered = self.store.live_calls_with_status(*LIVE_STATUSES)
+        stored = self.store._calls("WHERE call_id IN (SELECT call_id FROM live_calls) ORDER BY call_id", ())
+        # The media as built has microseconds, the stored one the wire's whole seconds: compared on the wire.
+        assert [replace(call, media=CallMedia()) for call in remembered] == [replace(call, media=CallMedia()) for call in stored]
+        assert [call.media.model_dump_json() for call in remembered] == [call.media.model_dump_json() for call in stored]
 
     @invariant()
     def nobody_is_in_two_live_calls(self) -> None:

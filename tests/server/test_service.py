@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from softphone.api import AcceptRequest, Action, CallType, HangupRequest, MediaStateRequest, StartCallRequest
+from softphone.api import (
+    AcceptRequest,
+    Action,
+    CallType,
+    CancelRequest,
+    HangupRequest,
+    MediaStateRequest,
+    StartCallRequest,
+)
 from softphone.server.app import create_app
 from softphone.server.config import ServerConfig
 from softphone.server.directory import Directory, User
@@ -183,6 +191,43 @@ def test_reports_kept_without_a_change_survive_a_restart(tmp_path: Path) -> None
     harness.at(4)
     said_again = harness.service.report_media(bob, call_id, MediaStateRequest(terminal_id="b", stage="joined", network_quality="good"))
     assert said_again.version == 3, "what the terminal said before the restart is what it says again"
+
+
+def test_a_calls_media_is_written_with_the_changes_that_change_it_and_reads_the_same_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "sim.db")
+    harness = Harness(db)
+    alice, bob = harness.user(10001), harness.user(20002)
+    call_id = harness.start()
+    updates: list[str] = []
+    harness.store._db.set_trace_callback(lambda sql: updates.append(sql) if sql.startswith("UPDATE") else None)
+
+    def sets_media(action: Callable[[], object]) -> bool:
+        updates.clear()
+        action()
+        assert len(updates) == 1
+        return "media = " in updates[0]
+
+    harness.at(1)
+    assert sets_media(lambda: harness.service.accept(bob, call_id, AcceptRequest(terminal_id="b"))) is False
+    harness.at(2)
+    assert sets_media(lambda: harness.service.report_media(bob, call_id, MediaStateRequest(terminal_id="b", stage="joined")))
+    harness.at(3)
+    assert sets_media(lambda: harness.service.report_media(alice, call_id, MediaStateRequest(terminal_id="t", stage="joined")))
+    before = harness.service.state(alice, call_id).model_dump_json()
+    harness.restart(db)
+    assert harness.service.state(alice, call_id).model_dump_json() == before
+    harness.at(4)
+    ended = harness.service.end(Action.HANGUP, alice, call_id, HangupRequest(terminal_id="t"))
+    harness.restart(db)
+    after = harness.service.state(alice, call_id)
+    assert after.version == ended.version == 5 and after.media and after.media.callee and after.media.caller
+    assert after.media.callee.reported_at == T0 + timedelta(seconds=2) and after.media.caller.reported_at == T0 + timedelta(seconds=3)
+    harness.store._db.set_trace_callback(lambda sql: updates.append(sql) if sql.startswith("UPDATE") else None)
+    call_id = harness.start()
+    harness.at(5)
+    assert sets_media(lambda: harness.service.end(Action.CANCEL, alice, call_id, CancelRequest(terminal_id="t"))) is False
 
 
 def test_each_change_of_a_call_writes_only_the_pages_it_needs(tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ from softphone.server.config import ServerConfig
 from softphone.server.service import DERIVED_STATE_FIELDS, STORED_STATE_FIELDS
 from softphone.server.store import (
     CHECKPOINT_SECONDS,
-    LIVE_CALLS_OF,
     LIVE_SQL,
     SCHEMA_VERSION,
     TOKENS_REMEMBERED,
@@ -189,15 +188,14 @@ def test_the_record_stores_every_state_field_it_does_not_derive() -> None:
     assert set(STORED_STATE_FIELDS) | DERIVED_STATE_FIELDS == set(CallState.model_fields)
 
 
-def test_a_users_live_calls_are_found_through_the_live_calls_table(tmp_path: Path) -> None:
-    """Not by reading every call the user ever had: a start asks for both parties' live calls."""
+def test_no_index_is_on_status_and_the_live_calls_are_listed_in_a_table(tmp_path: Path) -> None:
+    """A change of status rewrites no index entry; a start and an end write the live-calls list, from which
+    the store knows its live calls again when it opens."""
     assert {word.strip(" '") for word in LIVE_SQL.strip("()").split(",")} == {status.value for status in LIVE_STATUSES}
     SQLiteStore(str(tmp_path / "new.db"))
     with sqlite3.connect(tmp_path / "new.db") as db:
-        plan = " / ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN SELECT calls.* FROM calls {LIVE_CALLS_OF}", (1,)))
         indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
-    assert "SEARCH live_calls USING PRIMARY KEY (user_id=?)" in plan and "SEARCH calls USING INTEGER PRIMARY KEY" in plan, plan
-    assert indexes == {"calls_by_caller", "calls_by_callee"}, "no index on status: a change of status rewrites none"
+    assert indexes == {"calls_by_caller", "calls_by_callee"}
 
 
 def test_live_calls_list_each_party_of_a_call_from_its_start_until_it_is_over(tmp_path: Path) -> None:
@@ -297,5 +295,53 @@ def test_saving_a_call_writes_the_fields_named_and_leaves_the_others(tmp_path: P
     )
     moved = replace(call, status=CallStatus.ACCEPTED, version=2, accepted_terminal_id="b", caller_terminal_id="elsewhere")
     store.save_call(moved, ["status", "version", "accepted_terminal_id"])
-    assert store.get_call(call.call_id) == replace(moved, caller_terminal_id="a"), "only the fields named"
+    reopened = SQLiteStore(str(tmp_path / "sim.db"))
+    assert reopened.get_call(call.call_id) == replace(moved, caller_terminal_id="a"), "only the fields named"
     assert [found.call_id for found in store.live_calls_of(20002)] == [call.call_id]
+
+
+def test_live_calls_come_from_memory_as_written_and_finished_ones_from_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "sim.db"
+    store = SQLiteStore(str(path))
+    live = store.create_call(record(caller=1, callee=2))
+    over = store.create_call(record(caller=3, callee=4))
+    store.save_call(replace(over, status=CallStatus.ENDED, version=2, end_reason="caller_cancel"), ["status", "version", "end_reason"])
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    assert store.get_call(live.call_id) == live and store.live_calls_of(1) == [live] and store.live_calls_of(2) == [live]
+    assert store.live_calls_with_status(CallStatus.CALLING) == [live] and store.live_calls_of(3) == []
+    assert statements == [], "a live call is read without a query"
+    finished = store.get_call(over.call_id)
+    assert finished is not None and finished.status is CallStatus.ENDED and len(statements) == 1, "read from the table"
+    assert store.get_call(999) is None
+    reopened = SQLiteStore(str(path))
+    assert reopened.live_calls_of(1) == [live] and reopened.live_calls_of(3) == [], "known again from the database"
+
+
+def test_a_rolled_back_transaction_leaves_the_live_calls_as_they_were(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "sim.db"))
+    ringing = store.create_call(record(caller=1, callee=2))
+    with pytest.raises(RuntimeError), store.atomic():
+        store.save_call(replace(ringing, status=CallStatus.ACCEPTED, version=2), ["status", "version"])
+        store.save_call(replace(ringing, status=CallStatus.ENDED, version=3), ["status", "version"])
+        store.create_call(record(caller=2, callee=5))
+        assert store.live_calls_of(1) == [] and len(store.live_calls_of(5)) == 1, "the transaction sees its own writes"
+        raise RuntimeError("refused half way")
+    assert store.get_call(ringing.call_id) == ringing
+    assert store.live_calls_of(1) == [ringing] == store.live_calls_of(2) and store.live_calls_of(5) == []
+    assert store.live_calls_with_status(*LIVE_STATUSES) == [ringing]
+    assert SQLiteStore(str(tmp_path / "sim.db")).live_calls_with_status(*LIVE_STATUSES) == [ringing], "nor on disk"
+
+
+def test_a_commit_that_fails_is_rolled_back_in_memory_too(tmp_path: Path) -> None:
+    """A deferred foreign key fails at the commit: what SQLite did not keep, the store does not remember."""
+    store = SQLiteStore(str(tmp_path / "sim.db"))
+    ringing = store.create_call(record(caller=1, callee=2))
+    with pytest.raises(sqlite3.IntegrityError), store.atomic():
+        store._sql.execute("PRAGMA defer_foreign_keys = ON")
+        store.save_call(replace(ringing, status=CallStatus.ACCEPTED, version=2), ["status", "version"])
+        store._sql.execute("INSERT INTO call_events (call_id, version, status, recorded_at) VALUES (999, 1, 'calling', 'x')")
+    assert store.get_call(ringing.call_id) == ringing and not store._db.in_transaction
+    with store.atomic():
+        store.save_call(replace(ringing, status=CallStatus.ACCEPTED, version=2), ["status", "version"])
+    assert SQLiteStore(str(tmp_path / "sim.db")).get_call(ringing.call_id).status is CallStatus.ACCEPTED
