@@ -260,6 +260,10 @@ def wrk(url: str, seconds: int, *script: str) -> dict[str, Any]:
         figures["non_2xx"] = int(bad.group(1))
     if done := re.search(r"lifecycles (\d+) failures (\d+)", out):
         figures["lifecycles"], figures["failures"] = int(done.group(1)), int(done.group(2))
+    if done := re.search(r"states (\d+) failures (\d+)", out):
+        figures["states"], figures["failures"] = int(done.group(1)), int(done.group(2))
+    if figures.get("non_2xx") or figures.get("failures"):
+        raise RuntimeError(f"wrk {' '.join(script[:1]) or url}: answers that were errors, so no measure of the work: {figures}")
     return figures
 
 

@@ -443,8 +443,7 @@ class CallService:
                 return call
             media = self._media_of(call, change.get("media_reports", call.media_reports))
             updated = call.but(**change, version=call.version + 1, media=media)
-            # The media's JSON is written only when it changed (a few us): the stored call is as last built.
-            self._store.save_call(updated, [*change, "version"] if media == call.media else [*change, "version", "media"])
+            self._store.save_call(updated, [*change, "version"] if media is call.media else [*change, "version", "media"])
             event_id = self._store.append_event(updated, now)
         if updated.status is not CallStatus.CALLING:
             self._ringing.discard(call_id)
@@ -458,19 +457,26 @@ class CallService:
 
     @staticmethod
     def _media_of(call: CallRecord, media_reports: MediaReports) -> CallMedia:
-        """Each participant's last report, whatever it changed: what the next version shows."""
-
+        """Each participant's last report, whatever it changed: what the next version shows. The call's own
+        media (the same object) when that is what it shows already: nothing to build, nor to write."""
         reports = media_reports.last_by_user()
+        caller, callee = reports.get(call.caller_user_id), reports.get(call.callee_user_id)
+        if _shows(call.media.caller, caller) and _shows(call.media.callee, callee):
+            return call.media
+        return CallMedia(caller=_party_media(caller), callee=_party_media(callee))
 
-        def party(user_id: int) -> PartyMedia | None:
-            report = reports.get(user_id)
-            if report is None:
-                return None
-            return PartyMedia(
-                stage=report.stage, network_quality=report.network_quality, reported_at=report.reported_at
-            )
 
-        return CallMedia(caller=party(call.caller_user_id), callee=party(call.callee_user_id))
+def _shows(media: PartyMedia | None, report: MediaReport | None) -> bool:
+    """Whether a party's media is what ``report`` says, to the microsecond."""
+    if media is None or report is None:
+        return media is report
+    return (media.stage, media.network_quality, media.reported_at) == (report.stage, report.network_quality, report.reported_at)
+
+
+def _party_media(report: MediaReport | None) -> PartyMedia | None:
+    if report is None:
+        return None
+    return PartyMedia(stage=report.stage, network_quality=report.network_quality, reported_at=report.reported_at)
 
 
 def _abandoned_at(moment: datetime, statuses: frozenset[CallStatus]) -> Decide:

@@ -565,9 +565,9 @@ class SQLiteStore:
                 self._change_live(call.call_id, call)
             elif "status" in changed:
                 # A call that is over never changes again, so a change of status out of the live ones is its last.
-                self._sql.execute(
-                    "DELETE FROM live_calls WHERE user_id IN (?, ?) AND call_id = ?",
-                    (call.caller_user_id, call.callee_user_id, call.call_id),
+                self._sql.executemany(
+                    "DELETE FROM live_calls WHERE user_id = ? AND call_id = ?",
+                    [(call.caller_user_id, call.call_id), (call.callee_user_id, call.call_id)],
                 )
                 self._change_live(call.call_id, None)
 
@@ -604,6 +604,9 @@ class SQLiteStore:
         self._set_live(call_id, call)
 
     def _set_live(self, call_id: int, call: CallRecord | None) -> None:
+        if call is not None and call_id in self._live:  # a change of a live call: the same parties
+            self._live[call_id] = call
+            return
         before = self._live.pop(call_id, None)
         if before is not None:
             for user_id in (before.caller_user_id, before.callee_user_id):

@@ -31,6 +31,11 @@ def new_secret() -> str:
     return secrets.token_hex(32)
 
 
+_CLAIMS = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+"""Compact, keys sorted; made once (``json.dumps`` with options builds an encoder per call, on every start
+and accept)."""
+
+
 class RtcSigner:
     """Issues and verifies ``<base64url claims>.<hex hmac>`` tokens."""
 
@@ -42,10 +47,8 @@ class RtcSigner:
     def issue(self, channel: str, uid: str, now: datetime) -> tuple[str, datetime]:
         """A token for ``uid`` on ``channel`` and the moment it expires."""
         expire_at = (now + self._lifetime).replace(microsecond=0)
-        claims = json.dumps(
-            {"app_id": self._app_id, "channel": channel, "uid": uid, "exp": format_timestamp(expire_at)},
-            separators=(",", ":"),
-            sort_keys=True,
+        claims = _CLAIMS.encode(
+            {"app_id": self._app_id, "channel": channel, "uid": uid, "exp": format_timestamp(expire_at)}
         ).encode()
         body = base64.urlsafe_b64encode(claims).decode().rstrip("=")
         return f"{body}.{self._sign(body)}", expire_at
@@ -64,4 +67,4 @@ class RtcSigner:
         )
 
     def _sign(self, body: str) -> str:
-        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, body.encode(), "sha256").hex()
