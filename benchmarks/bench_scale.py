@@ -601,7 +601,9 @@ def render(results: dict[str, Any]) -> str:
         "- memory: holder processes of up to 1,000 connections (100 per user); the client offers permessage-deflate as "
         "the softphone's own push client does, and one run without it.",
         f"- request cost: Debian's wrk (C, closed loop) with {WRK_CONNECTIONS} threads × 1 connection each; the lifecycle "
-        "is `benchmarks/lifecycle.lua` (a caller/callee pair per connection: start, accept, joined ×2, hang up).",
+        "is `benchmarks/lifecycle.lua` (a caller/callee pair per connection: start, accept, joined ×2, hang up), the "
+        "baseline `benchmarks/state.lua` (a `GET state` of a cancelled call); both check every answer's envelope, and "
+        "one error answer stops the phase.",
         "- sustained calls: `softphone load` (Locust FastHttpUser, one process, open loop paced per user, call setup "
         "from the scheduled start to the accept's answer); it shares the machine's CPUs with the server.",
         "- TUI: real `softphone` processes on pseudo-terminals (softphone's bytecode compiled first, as an installed "
