@@ -230,6 +230,19 @@ def test_a_calls_media_is_written_with_the_changes_that_change_it_and_reads_the_
     assert sets_media(lambda: harness.service.end(Action.CANCEL, alice, call_id, CancelRequest(terminal_id="t"))) is False
 
 
+def test_a_second_simulator_on_the_same_database_never_acts_on_a_stale_call(tmp_path: Path) -> None:
+    """A call started through one process and answered through another: the first one's ring timer
+    finds it answered, not still ringing (it read the file again before deciding)."""
+    db = str(tmp_path / "sim.db")
+    first, second = Harness(db), Harness(db)
+    call_id = first.start()
+    second.service.accept(second.user(20002), call_id, AcceptRequest(terminal_id="b"))
+    [(_, ring_timeout)] = first.timers
+    ring_timeout()
+    state = first.service.state(first.user(10001), call_id)
+    assert (state.status, state.version) == ("accepted", 2)
+
+
 def test_each_change_of_a_call_writes_only_the_pages_it_needs(tmp_path: Path) -> None:
     """A page a commit writes costs about 8 us (a frame of the log, its checksum, two writes): the budget
     per action is the call's row and its version, plus the live-calls list and the indexes where they change."""
