@@ -542,7 +542,7 @@ class SQLiteStore:
         with self._lock:
             cursor = self._sql.execute(
                 f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                [_to_sql(getattr(draft, name)) for name in _CALL_COLUMNS[1:]],
+                [_to_sql(getattr(draft, name)) for name in columns],
             )
             assert cursor.lastrowid is not None
             call = draft.but(call_id=cursor.lastrowid)
